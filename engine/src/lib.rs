@@ -1,0 +1,66 @@
+//! # ember-engine
+//!
+//! The runtime of Ember, a spiking-neural-network simulator on an entity-component-system.
+//! Goals, in order: **correct** (every model reproduces its reference; bit-identical results
+//! for a seed on any thread count), **fast** (no allocation, hashing or dynamic dispatch per
+//! neuron or synapse in the step loop), **composable** (heterogeneous networks, user
+//! components and systems, scenario files), **small and clear** (one concept per module).
+//!
+//! A population of neurons is one bevy entity holding contiguous state arrays
+//! ([`Voltage`], [`Refractory`], [`SynapticInput`], [`Spikes`]) and its model's parameter
+//! component; a projection is one entity holding its synapses in CSR form. One run of the
+//! step schedule advances the network by Δt through the public [`Phase`]s, where users add
+//! their own systems next to the built-in ones.
+//!
+//! ```
+//! use ember_engine::prelude::*;
+//!
+//! let mut sim = Simulation::new(SimConfig { step_time: 0.1, ..Default::default() }).unwrap();
+//! // Models come from `ember-models` (or your own crate): see its docs.
+//! sim.run_for(1.0).unwrap();
+//! assert_eq!(sim.clock().step, 10);
+//! ```
+
+pub mod clock;
+pub mod connectivity;
+pub mod error;
+pub mod model;
+pub mod phase;
+pub mod population;
+pub mod projection;
+pub mod record;
+mod registry;
+pub mod rng;
+pub mod scenario;
+pub mod simulation;
+pub mod stimulus;
+pub mod value;
+
+pub use clock::Clock;
+pub use connectivity::ConnectRule;
+pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
+pub use model::{ModelSet, ModelSystems, NeuronModel, ParamReader, SpawnContext, SynapseModel};
+pub use phase::{Phase, Step};
+pub use population::{
+    Population, PopulationId, RefracLock, Refractory, Spikes, SynapticInput, Voltage,
+};
+pub use projection::{
+    Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,
+    ProjectionId, ProjectsFrom, ProjectsTo, Weights,
+};
+pub use record::{SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable};
+pub use scenario::{Scenario, ScenarioHandles};
+pub use simulation::{PopulationOptions, RunForError, SimConfig, Simulation};
+pub use value::{Param, ValueSpec};
+
+/// Re-export of bevy_ecs, so user crates use the same version.
+pub use bevy_ecs;
+
+/// The types most programs need.
+pub mod prelude {
+    pub use crate::{
+        BuildError, Clock, ConnectRule, NeuronModel, Param, Phase, PopulationId,
+        PopulationOptions, ProjectionId, Refractory, Scenario, SimConfig, Simulation, Spikes,
+        SynapseModel, SynapticInput, TraceVariable, ValueSpec, Voltage,
+    };
+}

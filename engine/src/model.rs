@@ -1,0 +1,300 @@
+//! Extension points: neuron and synapse models, and where their systems run.
+//!
+//! A model is a parameter component plus a kernel plus systems. Registering it
+//! ([`Simulation::register_neuron_model`](crate::Simulation::register_neuron_model),
+//! [`Simulation::register_synapse_model`](crate::Simulation::register_synapse_model)) makes
+//! its name usable in scenario files and installs its systems once. The built-in models in
+//! `ember-models` use exactly this path; nothing in the engine knows about any of them.
+//!
+//! Model systems are placed with [`ModelSystems::add`], which puts each model's systems in a
+//! [`ModelSet`] inside the requested phase, ordered after the previously registered model's
+//! set in that phase. Two models' systems typically write the same components on different
+//! entities (every neuron model writes `Voltage`); the explicit order keeps the schedule free
+//! of ambiguities and the execution order a function of registration order alone.
+
+use std::collections::BTreeMap;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{IntoScheduleConfigs, ScheduleConfigs};
+use bevy_ecs::system::ScheduleSystem;
+
+use crate::error::{BuildError, BuildErrorKind, ParamError};
+use crate::phase::Phase;
+use crate::value::{Param, ValueSpec};
+
+/// What a model needs to know when its components are inserted.
+#[derive(Clone, Debug)]
+pub struct SpawnContext<'a> {
+    /// The population's or projection's name.
+    pub name: &'a str,
+    /// Δt, ms.
+    pub step_time: f32,
+    /// Number of neurons (populations) or post neurons (projections).
+    pub size: u32,
+    /// Batch copies.
+    pub batch: u32,
+    /// Scenario seed.
+    pub seed: u64,
+}
+
+/// A neuron model: its parameter component, how it is read from a scenario, validated and
+/// initialised, and the systems that advance it.
+///
+/// The systems must, in [`Phase::Integrate`]/[`Phase::Threshold`], update `Voltage`,
+/// `Refractory` and `Spikes` of every population carrying `Self` from `SynapticInput`.
+pub trait NeuronModel: Component + Sized {
+    /// Registry name used in scenario files (`model = "lif"`).
+    const NAME: &'static str;
+    /// The parameter names the model accepts, for error messages and docs.
+    const PARAMS: &'static [&'static str];
+
+    /// Reads the parameters from a scenario's `params` table.
+    fn from_params(params: &mut ParamReader<'_>) -> Result<Self, BuildError>;
+
+    /// Checks the parameters against the model's rules for a population of `size` neurons
+    /// (per-neuron arrays must have `size` entries).
+    fn validate(&self, size: usize) -> Result<(), ParamError>;
+
+    /// The default initial voltage of neuron `i` (its resting voltage), mV.
+    fn initial_voltage(&self, i: usize) -> f32;
+
+    /// Adds the model's systems to the step schedule; called once per simulation.
+    fn add_systems(systems: &mut ModelSystems<'_>);
+
+    /// Inserts the model's components on its population entity. The default inserts `self`;
+    /// models that precompute per-Δt coefficients insert those too.
+    fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
+        let _ = ctx;
+        entity.insert(self);
+    }
+}
+
+/// A synapse model: its parameter component and the systems that turn presynaptic spikes
+/// into the projection's `ProjectionCurrent` in [`Phase::Synapses`].
+pub trait SynapseModel: Component + Sized {
+    /// Registry name used in scenario files (`synapse = { model = "delta_current", … }`).
+    const NAME: &'static str;
+    /// The parameter names the model accepts.
+    const PARAMS: &'static [&'static str];
+
+    /// Reads the parameters from a scenario's `synapse` table (without `model`).
+    fn from_params(params: &mut ParamReader<'_>) -> Result<Self, BuildError>;
+
+    /// Checks the parameters against the model's rules.
+    fn validate(&self) -> Result<(), ParamError>;
+
+    /// Adds the model's systems to the step schedule; called once per simulation.
+    fn add_systems(systems: &mut ModelSystems<'_>);
+
+    /// Inserts the model's components on its projection entity (default: `self`).
+    fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
+        let _ = ctx;
+        entity.insert(self);
+    }
+}
+
+/// The system set of one model's systems within one phase.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ModelSet {
+    /// The model's registry name.
+    pub model: &'static str,
+    /// The phase.
+    pub phase: Phase,
+}
+
+/// Places a model's systems in the step schedule (see the module docs).
+pub struct ModelSystems<'a> {
+    pub(crate) schedule: &'a mut Schedule,
+    pub(crate) model: &'static str,
+    pub(crate) tails: &'a mut BTreeMap<Phase, ModelSet>,
+}
+
+impl ModelSystems<'_> {
+    /// Adds `systems` to `phase`, after every model registered earlier that has systems in
+    /// that phase.
+    pub fn add<M>(
+        &mut self,
+        phase: Phase,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        let set = ModelSet {
+            model: self.model,
+            phase,
+        };
+        let configs: ScheduleConfigs<ScheduleSystem> = systems.into_configs();
+        match self.tails.get(&phase).copied() {
+            Some(prev) if prev != set => {
+                self.schedule
+                    .configure_sets(set.in_set(phase).after(prev));
+            }
+            Some(_) => {}
+            None => {
+                self.schedule.configure_sets(set.in_set(phase));
+            }
+        }
+        self.tails.insert(phase, set);
+        self.schedule.add_systems(configs.in_set(set));
+        self
+    }
+}
+
+/// Reads a model's parameters from a scenario table, realising each [`ValueSpec`] for the
+/// population and remembering which were used, so that unknown names are reported.
+pub struct ParamReader<'a> {
+    table: &'a BTreeMap<String, ValueSpec>,
+    used: Vec<String>,
+    path: String,
+    model: &'static str,
+    size: usize,
+    seed: u64,
+    stream_prefix: String,
+}
+
+impl<'a> ParamReader<'a> {
+    /// A reader over `table`, for model `model`, whose fields live at `path` (e.g.
+    /// `population[0].params`) and whose random draws use streams `"<owner>.params.<name>"`.
+    pub fn new(
+        table: &'a BTreeMap<String, ValueSpec>,
+        path: impl Into<String>,
+        model: &'static str,
+        owner: &str,
+        size: usize,
+        seed: u64,
+    ) -> Self {
+        Self {
+            table,
+            used: Vec::new(),
+            path: path.into(),
+            model,
+            size,
+            seed,
+            stream_prefix: format!("{owner}.params"),
+        }
+    }
+
+    /// The path of parameter `name`.
+    pub fn path_of(&self, name: &str) -> String {
+        format!("{}.{name}", self.path)
+    }
+
+    /// A required parameter, realised for the population's elements.
+    pub fn required(&mut self, name: &str) -> Result<Param, BuildError> {
+        match self.table.get(name) {
+            Some(spec) => self.realize(name, spec),
+            None => Err(BuildError::new(
+                self.path_of(name),
+                BuildErrorKind::Missing(format!(
+                    "required parameter `{name}` of model `{}`",
+                    self.model
+                )),
+            )),
+        }
+    }
+
+    /// An optional parameter with a default value.
+    pub fn optional(&mut self, name: &str, default: f32) -> Result<Param, BuildError> {
+        match self.table.get(name) {
+            Some(spec) => self.realize(name, spec),
+            None => Ok(Param::Scalar(default)),
+        }
+    }
+
+    /// A required parameter that must be one value for the whole population/projection.
+    pub fn required_scalar(&mut self, name: &str) -> Result<f32, BuildError> {
+        let p = self.required(name)?;
+        p.as_scalar().ok_or_else(|| {
+            BuildError::invalid(
+                self.path_of(name),
+                "expected a single number (per-element values are not supported here)",
+            )
+        })
+    }
+
+    fn realize(&mut self, name: &str, spec: &ValueSpec) -> Result<Param, BuildError> {
+        self.used.push(name.to_owned());
+        spec.realize(
+            self.size,
+            self.seed,
+            &format!("{}.{name}", self.stream_prefix),
+        )
+        .map_err(|e| BuildError::new(self.path_of(name), e))
+    }
+
+    /// Fails on any parameter in the table that the model did not read.
+    pub fn finish(self, known: &[&str]) -> Result<(), BuildError> {
+        for key in self.table.keys() {
+            if !self.used.iter().any(|u| u == key) {
+                return Err(BuildError::new(
+                    self.path_of(key),
+                    BuildErrorKind::UnknownName {
+                        what: "parameter",
+                        name: key.clone(),
+                        expected: format!("{} (model `{}`)", known.join(", "), self.model),
+                    },
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Validation helpers for model parameters (Inferno's rules), naming the parameter.
+pub mod check {
+    use super::*;
+
+    /// Every value satisfies `ok`; otherwise `param` gets "must be {what}, got {v}".
+    pub fn each(
+        param: &'static str,
+        p: &Param,
+        what: &str,
+        ok: impl Fn(f32) -> bool,
+    ) -> Result<(), ParamError> {
+        for &v in p.values() {
+            if !v.is_finite() || !ok(v) {
+                return Err(ParamError::new(param, format!("must be {what}, got {v}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `a[i] < b[i]` for every neuron (either may be scalar); the error names `a`.
+    pub fn less_than(
+        a_name: &'static str,
+        a: &Param,
+        b_name: &'static str,
+        b: &Param,
+        n: usize,
+    ) -> Result<(), ParamError> {
+        let m = if a.as_scalar().is_some() && b.as_scalar().is_some() {
+            1
+        } else {
+            n
+        };
+        for i in 0..m {
+            let (x, y) = (a.at(i), b.at(i));
+            if x.partial_cmp(&y) != Some(std::cmp::Ordering::Less) {
+                let at = if m > 1 {
+                    format!(" (neuron {i})")
+                } else {
+                    String::new()
+                };
+                return Err(ParamError::new(
+                    a_name,
+                    format!("must be less than `{b_name}`{at}, got {x} ≥ {y}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A per-element array has exactly `n` entries.
+    pub fn length(param: &'static str, p: &Param, n: usize) -> Result<(), ParamError> {
+        match p.len() {
+            Some(l) if l != n => Err(ParamError::new(
+                param,
+                format!("expected {n} values (one per neuron), got {l}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

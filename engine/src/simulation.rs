@@ -1,0 +1,801 @@
+//! [`Simulation`]: the world, the step schedule, the clock and the thread pool.
+//!
+//! The step schedule runs on bevy's single-threaded executor: with ~10 systems per step and
+//! 10⁴ steps per simulated second, the multi-threaded executor's ~100 µs per run would cost
+//! a second per simulated second (DESIGN.md, measured). Parallelism lives *inside* systems
+//! (large arrays split over rayon's pool), and the whole run executes inside one
+//! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{
+    IntoScheduleConfigs, LogLevel, ScheduleBuildSettings, SingleThreadedExecutor,
+};
+use bevy_ecs::system::ScheduleSystem;
+
+use crate::clock::{Clock, first_step_at_or_after, steps_in};
+use crate::connectivity::ConnectRule;
+use crate::error::{BuildError, BuildErrorKind, ScheduleError};
+use crate::model::{ModelSet, ModelSystems, NeuronModel, SpawnContext, SynapseModel};
+use crate::phase::{Phase, Step};
+use crate::population::{
+    Population, PopulationId, RefracLock, Refractory, Spikes, SynapticInput, Voltage,
+};
+use crate::projection::{
+    IncomingProjections, Projection, ProjectionCurrent, ProjectionId,
+    ProjectsFrom, ProjectsTo, Weights,
+};
+use crate::record::{SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable, record_spikes, record_traces};
+use crate::registry::ModelRegistry;
+use crate::stimulus::{CurrentStimulus, apply_current_stimuli};
+use crate::value::{Param, ValueSpec};
+
+/// Global settings of a simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SimConfig {
+    /// Δt, ms (> 0).
+    pub step_time: f64,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Batch copies of every population's state (≥ 1).
+    pub batch_size: u32,
+    /// Compute threads; 0 = one per available core.
+    pub threads: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            step_time: 0.1,
+            seed: 0,
+            batch_size: 1,
+            threads: 1,
+        }
+    }
+}
+
+/// Options of a population beyond its model parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PopulationOptions {
+    /// Hold the voltage of refractory neurons (default true).
+    pub refrac_lock: bool,
+    /// Initial voltage, mV (default: the model's resting voltage).
+    pub voltage: Option<Param>,
+    /// Initial refractory time, ms (default 0).
+    pub refrac: Option<Param>,
+}
+
+impl Default for PopulationOptions {
+    fn default() -> Self {
+        Self {
+            refrac_lock: true,
+            voltage: None,
+            refrac: None,
+        }
+    }
+}
+
+/// A simulation: a bevy [`World`] holding populations and projections as entities, the
+/// step [`Schedule`], and the compute thread pool.
+///
+/// ```
+/// use ember_engine::prelude::*;
+/// let mut sim = Simulation::new(SimConfig::default()).unwrap();
+/// sim.run_steps(10).unwrap();
+/// assert_eq!(sim.clock().step, 10);
+/// ```
+pub struct Simulation {
+    world: World,
+    schedule: Schedule,
+    pool: Arc<rayon::ThreadPool>,
+    config: SimConfig,
+    pub(crate) registry: ModelRegistry,
+    tails: BTreeMap<Phase, ModelSet>,
+    populations: Vec<(String, Entity)>,
+    projections: Vec<(String, Entity)>,
+}
+
+impl Simulation {
+    /// A new, empty simulation.
+    pub fn new(config: SimConfig) -> Result<Self, BuildError> {
+        if !(config.step_time.is_finite() && config.step_time > 0.0) {
+            return Err(BuildError::invalid(
+                "simulation.step_time",
+                format!("expected a finite Δt > 0 ms, got {}", config.step_time),
+            ));
+        }
+        if config.batch_size == 0 {
+            return Err(BuildError::invalid(
+                "simulation.batch_size",
+                "expected at least 1 batch copy, got 0",
+            ));
+        }
+        let threads = if config.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            config.threads
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("ember-compute-{i}"))
+            .build()
+            .map_err(|e| BuildError::invalid("threads", format!("cannot start threads: {e}")))?;
+        // bevy's `par_iter` needs its compute pool; user systems may use it.
+        bevy_tasks::ComputeTaskPool::get_or_init(|| {
+            bevy_tasks::TaskPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+        });
+
+        let mut world = World::new();
+        world.insert_resource(Clock {
+            step: 0,
+            step_time: config.step_time,
+        });
+        let mut schedule = Schedule::new(Step);
+        schedule.set_executor(SingleThreadedExecutor::new());
+        schedule.set_build_settings(ScheduleBuildSettings {
+            ambiguity_detection: LogLevel::Error,
+            ..Default::default()
+        });
+        schedule.configure_sets(
+            (
+                Phase::Start,
+                Phase::Stimuli,
+                Phase::Synapses,
+                Phase::Aggregate,
+                Phase::Integrate,
+                Phase::Threshold,
+                Phase::Adapt,
+                Phase::Plasticity,
+                Phase::Record,
+                Phase::End,
+            )
+                .chain(),
+        );
+        schedule.add_systems((
+            clear_inputs.in_set(Phase::Start),
+            apply_current_stimuli.in_set(Phase::Stimuli),
+            aggregate_projection_currents.in_set(Phase::Aggregate),
+            (record_spikes, record_traces).in_set(Phase::Record),
+            tick_clock.in_set(Phase::End),
+        ));
+        Ok(Self {
+            world,
+            schedule,
+            pool: Arc::new(pool),
+            config: SimConfig { threads, ..config },
+            registry: ModelRegistry::default(),
+            tails: BTreeMap::new(),
+            populations: Vec::new(),
+            projections: Vec::new(),
+        })
+    }
+
+    /// The configuration (with `threads` resolved to the actual count).
+    pub fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> Clock {
+        *self.world.resource::<Clock>()
+    }
+
+    /// The world, for reading components.
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, for inserting components and resources of user systems.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// Adds user systems to the step schedule; place them with `.in_set(Phase::…)`.
+    pub fn add_systems<M>(
+        &mut self,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        self.schedule.add_systems(systems);
+        self
+    }
+
+    /// The step schedule, for configuration beyond [`Simulation::add_systems`].
+    pub fn schedule_mut(&mut self) -> &mut Schedule {
+        &mut self.schedule
+    }
+
+    /// Registers a neuron model: its name becomes usable in scenarios and its systems are
+    /// installed. Registering the same model twice is a no-op.
+    pub fn register_neuron_model<M: NeuronModel>(&mut self) -> &mut Self {
+        if self.registry.add_neuron::<M>() {
+            let mut systems = ModelSystems {
+                schedule: &mut self.schedule,
+                model: M::NAME,
+                tails: &mut self.tails,
+            };
+            M::add_systems(&mut systems);
+        }
+        self
+    }
+
+    /// Registers a synapse model (see [`Simulation::register_neuron_model`]).
+    pub fn register_synapse_model<S: SynapseModel>(&mut self) -> &mut Self {
+        if self.registry.add_synapse::<S>() {
+            let mut systems = ModelSystems {
+                schedule: &mut self.schedule,
+                model: S::NAME,
+                tails: &mut self.tails,
+            };
+            S::add_systems(&mut systems);
+        }
+        self
+    }
+
+    /// The registered neuron model names, sorted.
+    pub fn neuron_models(&self) -> Vec<&'static str> {
+        self.registry.neuron_names()
+    }
+
+    /// The registered synapse model names, sorted.
+    pub fn synapse_models(&self) -> Vec<&'static str> {
+        self.registry.synapse_names()
+    }
+
+    /// Adds a population of `size` neurons of model `M` (registering the model if needed).
+    pub fn add_population<M: NeuronModel>(
+        &mut self,
+        name: &str,
+        size: u32,
+        model: M,
+        options: PopulationOptions,
+    ) -> Result<PopulationId, BuildError> {
+        self.add_population_at(&format!("population \"{name}\""), name, size, model, options)
+    }
+
+    pub(crate) fn add_population_at<M: NeuronModel>(
+        &mut self,
+        path: &str,
+        name: &str,
+        size: u32,
+        model: M,
+        options: PopulationOptions,
+    ) -> Result<PopulationId, BuildError> {
+        check_name(&format!("{path}.name"), name)?;
+        if self.populations.iter().any(|(n, _)| n == name) {
+            return Err(BuildError::new(
+                format!("{path}.name"),
+                BuildErrorKind::Duplicate {
+                    what: "population",
+                    name: name.to_owned(),
+                },
+            ));
+        }
+        if size == 0 {
+            return Err(BuildError::invalid(
+                format!("{path}.size"),
+                "expected at least 1 neuron, got 0",
+            ));
+        }
+        let n = size as usize;
+        model
+            .validate(n)
+            .map_err(|e| BuildError::invalid(format!("{path}.params.{}", e.param), e.message))?;
+        self.register_neuron_model::<M>();
+        let batch = self.config.batch_size;
+        let len = n * batch as usize;
+        let voltage = match &options.voltage {
+            Some(p) => init_array(&format!("{path}.init.voltage"), p, n, batch)?,
+            None => (0..len).map(|k| model.initial_voltage(k % n)).collect(),
+        };
+        let refrac = match &options.refrac {
+            Some(p) => {
+                let r = init_array(&format!("{path}.init.refrac"), p, n, batch)?;
+                if let Some(bad) = r.iter().find(|r| !(**r >= 0.0)) {
+                    return Err(BuildError::invalid(
+                        format!("{path}.init.refrac"),
+                        format!("expected refractory times ≥ 0 ms, got {bad}"),
+                    ));
+                }
+                r
+            }
+            None => vec![0.0; len],
+        };
+        let order = self.populations.len() as u32;
+        let ctx = SpawnContext {
+            name,
+            step_time: self.config.step_time as f32,
+            size,
+            batch,
+            seed: self.config.seed,
+        };
+        let mut entity = self.world.spawn((
+            Name::new(name.to_owned()),
+            Population { size, batch, order },
+            Voltage(voltage),
+            Refractory(refrac),
+            SynapticInput(vec![0.0; len]),
+            Spikes::new(size, batch),
+            RefracLock(options.refrac_lock),
+        ));
+        model.insert(&mut entity, &ctx);
+        let id = entity.id();
+        self.populations.push((name.to_owned(), id));
+        Ok(PopulationId(id))
+    }
+
+    /// Adds a projection from `pre` to `post` with the given connection rule, weights and
+    /// synapse model. `name` defaults to `"<pre>_to_<post>"`.
+    pub fn add_projection<S: SynapseModel>(
+        &mut self,
+        name: Option<&str>,
+        pre: PopulationId,
+        post: PopulationId,
+        rule: &ConnectRule,
+        weights: ValueSpec,
+        synapse: S,
+    ) -> Result<ProjectionId, BuildError> {
+        let name = match name {
+            Some(n) => n.to_owned(),
+            None => format!("{}_to_{}", self.name_of(pre.0), self.name_of(post.0)),
+        };
+        let path = format!("projection \"{name}\"");
+        self.add_projection_at(&path, &name, pre, post, rule, weights, synapse)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "internal builder shared by the Rust and scenario paths")]
+    pub(crate) fn add_projection_at<S: SynapseModel>(
+        &mut self,
+        path: &str,
+        name: &str,
+        pre: PopulationId,
+        post: PopulationId,
+        rule: &ConnectRule,
+        weights: ValueSpec,
+        synapse: S,
+    ) -> Result<ProjectionId, BuildError> {
+        if self.projections.iter().any(|(n, _)| n == name) {
+            return Err(BuildError::new(
+                format!("{path}.name"),
+                BuildErrorKind::Duplicate {
+                    what: "projection",
+                    name: name.to_owned(),
+                },
+            ));
+        }
+        let pre_pop = *self.population(pre)?;
+        let post_pop = *self.population(post)?;
+        synapse
+            .validate()
+            .map_err(|e| BuildError::invalid(format!("{path}.synapse.{}", e.param), e.message))?;
+        let conn = rule
+            .build(
+                pre_pop.size,
+                post_pop.size,
+                pre == post,
+                self.config.seed,
+                name,
+            )
+            .map_err(|e| BuildError::new(format!("{path}.connectivity"), e))?;
+        let weights = weights
+            .realize(conn.len(), self.config.seed, &format!("{name}.weight"))
+            .map_err(|e| BuildError::new(format!("{path}.weight"), e))?;
+        match &weights {
+            Param::Scalar(w) if !w.is_finite() => {
+                return Err(BuildError::invalid(
+                    format!("{path}.weight"),
+                    format!("expected a finite weight, got {w}"),
+                ));
+            }
+            Param::PerElement(ws) => {
+                if ws.len() != conn.len() {
+                    return Err(BuildError::invalid(
+                        format!("{path}.weight"),
+                        format!(
+                            "expected {} weights (one per synapse), got {}",
+                            conn.len(),
+                            ws.len()
+                        ),
+                    ));
+                }
+                if let Some(w) = ws.iter().find(|w| !w.is_finite()) {
+                    return Err(BuildError::invalid(
+                        format!("{path}.weight"),
+                        format!("expected finite weights, got {w}"),
+                    ));
+                }
+            }
+            Param::Scalar(_) => {}
+        }
+        self.register_synapse_model::<S>();
+        let batch = self.config.batch_size;
+        let ctx = SpawnContext {
+            name,
+            step_time: self.config.step_time as f32,
+            size: post_pop.size,
+            batch,
+            seed: self.config.seed,
+        };
+        let order = self.projections.len() as u32;
+        let mut entity = self.world.spawn((
+            Name::new(name.to_owned()),
+            Projection {
+                pre_size: pre_pop.size,
+                post_size: post_pop.size,
+                batch,
+                order,
+            },
+            ProjectsFrom(pre.0),
+            ProjectsTo(post.0),
+            conn,
+            Weights(weights),
+            ProjectionCurrent(vec![0.0; post_pop.len()]),
+        ));
+        synapse.insert(&mut entity, &ctx);
+        let id = entity.id();
+        self.projections.push((name.to_owned(), id));
+        Ok(ProjectionId(id))
+    }
+
+    /// Injects a constant current (nA) into `target` from `start` to `stop` ms (`None`: until
+    /// the end); `neurons` selects neurons (default all), `amplitude` is one value or one per
+    /// selected neuron.
+    pub fn add_current(
+        &mut self,
+        target: PopulationId,
+        amplitude: Param,
+        start: f64,
+        stop: Option<f64>,
+        neurons: Option<Vec<u32>>,
+    ) -> Result<Entity, BuildError> {
+        let path = format!("stimulus on \"{}\"", self.name_of(target.0));
+        self.add_current_at(&path, target, amplitude, start, stop, neurons)
+    }
+
+    pub(crate) fn add_current_at(
+        &mut self,
+        path: &str,
+        target: PopulationId,
+        amplitude: Param,
+        start: f64,
+        stop: Option<f64>,
+        neurons: Option<Vec<u32>>,
+    ) -> Result<Entity, BuildError> {
+        let pop = *self.population(target)?;
+        let count = match &neurons {
+            Some(ns) => {
+                check_indices(&format!("{path}.neurons"), ns, pop.size)?;
+                ns.len()
+            }
+            None => pop.size as usize,
+        };
+        if let Some(l) = amplitude.len()
+            && l != count
+        {
+            return Err(BuildError::invalid(
+                format!("{path}.amplitude"),
+                format!("expected {count} values (one per stimulated neuron), got {l}"),
+            ));
+        }
+        if let Some(a) = amplitude.values().iter().find(|a| !a.is_finite()) {
+            return Err(BuildError::invalid(
+                format!("{path}.amplitude"),
+                format!("expected a finite current, got {a}"),
+            ));
+        }
+        if !(start.is_finite() && start >= 0.0) {
+            return Err(BuildError::invalid(
+                format!("{path}.start"),
+                format!("expected a time ≥ 0 ms, got {start}"),
+            ));
+        }
+        if let Some(stop) = stop
+            && !(stop.is_finite() && stop >= start)
+        {
+            return Err(BuildError::invalid(
+                format!("{path}.stop"),
+                format!("expected a time ≥ start ({start} ms), got {stop}"),
+            ));
+        }
+        let dt = self.config.step_time;
+        let stim = CurrentStimulus {
+            target: target.0,
+            amplitude,
+            start_step: first_step_at_or_after(start, dt),
+            stop_step: stop.map_or(u64::MAX, |s| first_step_at_or_after(s, dt)),
+            neurons,
+            size: pop.size,
+        };
+        Ok(self.world.spawn(stim).id())
+    }
+
+    /// Records the spikes of `target`; returns the recorder entity.
+    pub fn record_spikes(&mut self, target: PopulationId) -> Result<Entity, BuildError> {
+        let pop = *self.population(target)?;
+        let reserve = (pop.len() / 8).max(64);
+        Ok(self
+            .world
+            .spawn(SpikeRecorder {
+                target: target.0,
+                events: Vec::with_capacity(reserve),
+            })
+            .id())
+    }
+
+    /// Records `variables` of `neurons` (default all) of `target` every `every` steps.
+    pub fn record_trace(
+        &mut self,
+        target: PopulationId,
+        variables: Vec<TraceVariable>,
+        neurons: Option<Vec<u32>>,
+        every: u64,
+    ) -> Result<Entity, BuildError> {
+        let path = format!("record on \"{}\"", self.name_of(target.0));
+        self.record_trace_at(&path, target, variables, neurons, every)
+    }
+
+    pub(crate) fn record_trace_at(
+        &mut self,
+        path: &str,
+        target: PopulationId,
+        variables: Vec<TraceVariable>,
+        neurons: Option<Vec<u32>>,
+        every: u64,
+    ) -> Result<Entity, BuildError> {
+        let pop = *self.population(target)?;
+        if every == 0 {
+            return Err(BuildError::invalid(
+                format!("{path}.every"),
+                "expected a sampling interval of at least 1 step, got 0",
+            ));
+        }
+        let neurons = match neurons {
+            Some(ns) => {
+                check_indices(&format!("{path}.neurons"), &ns, pop.size)?;
+                ns
+            }
+            None => (0..pop.size).collect(),
+        };
+        Ok(self
+            .world
+            .spawn(TraceRecorder {
+                target: target.0,
+                size: pop.size,
+                variables,
+                neurons,
+                every,
+                steps: Vec::new(),
+                values: Vec::new(),
+            })
+            .id())
+    }
+
+    /// The recorded spikes of a spike recorder.
+    pub fn recorded_spikes(&self, recorder: Entity) -> &[SpikeEvent] {
+        self.world
+            .get::<SpikeRecorder>(recorder)
+            .map_or(&[], |r| &r.events)
+    }
+
+    /// A trace recorder.
+    pub fn trace(&self, recorder: Entity) -> Option<&TraceRecorder> {
+        self.world.get::<TraceRecorder>(recorder)
+    }
+
+    /// Looks up a population by name.
+    pub fn population_id(&self, name: &str) -> Option<PopulationId> {
+        self.populations
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| PopulationId(*e))
+    }
+
+    /// Looks up a projection by name.
+    pub fn projection_id(&self, name: &str) -> Option<ProjectionId> {
+        self.projections
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, e)| ProjectionId(*e))
+    }
+
+    /// Population names and handles in declaration order.
+    pub fn populations(&self) -> impl Iterator<Item = (&str, PopulationId)> {
+        self.populations
+            .iter()
+            .map(|(n, e)| (n.as_str(), PopulationId(*e)))
+    }
+
+    /// Projection names and handles in creation order.
+    pub fn projections(&self) -> impl Iterator<Item = (&str, ProjectionId)> {
+        self.projections
+            .iter()
+            .map(|(n, e)| (n.as_str(), ProjectionId(*e)))
+    }
+
+    /// A component of a population (e.g. `Voltage`), if present.
+    pub fn get<C: Component>(&self, id: PopulationId) -> Option<&C> {
+        self.world.get::<C>(id.0)
+    }
+
+    /// A component of a projection (e.g. `Connectivity`), if present.
+    pub fn get_projection<C: Component>(&self, id: ProjectionId) -> Option<&C> {
+        self.world.get::<C>(id.0)
+    }
+
+    /// Builds the step schedule, reporting conflicts between systems that have no order.
+    pub fn initialize(&mut self) -> Result<(), ScheduleError> {
+        self.schedule
+            .initialize(&mut self.world)
+            .map(|_| ())
+            .map_err(|e| ScheduleError(e.to_string(self.schedule.graph(), &self.world)))
+    }
+
+    /// Runs `n` steps.
+    pub fn run_steps(&mut self, n: u64) -> Result<(), ScheduleError> {
+        self.initialize()?;
+        let (world, schedule) = (&mut self.world, &mut self.schedule);
+        self.pool.install(|| {
+            for _ in 0..n {
+                schedule.run(world);
+            }
+        });
+        Ok(())
+    }
+
+    /// Runs for `duration` ms, which must be a multiple of Δt (within 10⁻⁹).
+    pub fn run_for(&mut self, duration: f64) -> Result<(), RunForError> {
+        let n = steps_in(duration, self.config.step_time).ok_or(RunForError::NotAMultiple {
+            duration,
+            step_time: self.config.step_time,
+        })?;
+        self.run_steps(n).map_err(RunForError::Schedule)
+    }
+
+    fn population(&self, id: PopulationId) -> Result<&Population, BuildError> {
+        self.world.get::<Population>(id.0).ok_or_else(|| {
+            BuildError::invalid("population", format!("{:?} is not a population", id.0))
+        })
+    }
+
+    fn name_of(&self, e: Entity) -> String {
+        self.world
+            .get::<Name>(e)
+            .map_or_else(|| format!("{e:?}"), |n| n.as_str().to_owned())
+    }
+}
+
+/// Why [`Simulation::run_for`] could not run.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum RunForError {
+    /// The duration is not a whole number of steps.
+    #[error("duration {duration} ms is not a non-negative multiple of Δt = {step_time} ms")]
+    NotAMultiple {
+        /// Requested duration, ms.
+        duration: f64,
+        /// Δt, ms.
+        step_time: f64,
+    },
+    /// The schedule could not be built.
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+}
+
+/// Names are identifiers: `[A-Za-z][A-Za-z0-9_]*`.
+pub(crate) fn check_name(path: &str, name: &str) -> Result<(), BuildError> {
+    let mut chars = name.chars();
+    let ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::invalid(
+            path,
+            format!("expected a name matching [A-Za-z][A-Za-z0-9_]*, got `{name}`"),
+        ))
+    }
+}
+
+fn check_indices(path: &str, ns: &[u32], size: u32) -> Result<(), BuildError> {
+    if let Some(bad) = ns.iter().find(|&&j| j >= size) {
+        return Err(BuildError::invalid(
+            path,
+            format!("expected neuron indices < {size}, got {bad}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Expands an initial-value parameter to `size × batch` elements (per-neuron values repeat
+/// in every batch copy).
+fn init_array(path: &str, p: &Param, n: usize, batch: u32) -> Result<Vec<f32>, BuildError> {
+    if let Some(l) = p.len()
+        && l != n
+    {
+        return Err(BuildError::invalid(
+            path,
+            format!("expected {n} values (one per neuron), got {l}"),
+        ));
+    }
+    if let Some(v) = p.values().iter().find(|v| !v.is_finite()) {
+        return Err(BuildError::invalid(path, format!("expected finite values, got {v}")));
+    }
+    let one = p.to_vec(n);
+    Ok((0..batch).flat_map(|_| one.iter().copied()).collect())
+}
+
+/// [`Phase::Start`]: zero every population's input.
+fn clear_inputs(mut q: Query<&mut SynapticInput>) {
+    for mut input in &mut q {
+        input.0.fill(0.0);
+    }
+}
+
+/// [`Phase::Aggregate`]: add incoming projection currents to each population's input, in
+/// projection creation order (the default `sum` aggregation).
+fn aggregate_projection_currents(
+    mut pops: Query<(&IncomingProjections, &mut SynapticInput)>,
+    currents: Query<&ProjectionCurrent>,
+) {
+    for (incoming, mut input) in &mut pops {
+        for &p in incoming.entities() {
+            if let Ok(c) = currents.get(p) {
+                input.0.iter_mut().zip(&c.0).for_each(|(x, c)| *x += c);
+            }
+        }
+    }
+}
+
+/// [`Phase::End`]: the clock ticks.
+fn tick_clock(mut clock: ResMut<Clock>) {
+    clock.step += 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_config() {
+        assert!(
+            Simulation::new(SimConfig {
+                step_time: 0.0,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Simulation::new(SimConfig {
+                step_time: f64::NAN,
+                ..Default::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Simulation::new(SimConfig {
+                batch_size: 0,
+                ..Default::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn run_for_counts_steps_and_rejects_fractions() {
+        let mut sim = Simulation::new(SimConfig::default()).unwrap();
+        sim.run_for(1.0).unwrap();
+        assert_eq!(sim.clock().step, 10);
+        assert!(sim.run_for(0.05).is_err());
+        assert_eq!(sim.clock().step, 10);
+    }
+
+    #[test]
+    fn names_must_be_identifiers() {
+        assert!(check_name("p", "exc_1").is_ok());
+        assert!(check_name("p", "1exc").is_err());
+        assert!(check_name("p", "").is_err());
+        assert!(check_name("p", "a-b").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! # ember-models
+//!
+//! Ember's model zoo. Each model is a parameter component, a pure step kernel over slices,
+//! and a thin system adapting queries to the kernel, registered through the same public
+//! path a user's own model uses ([`Simulation::register_neuron_model`],
+//! [`Simulation::register_synapse_model`]).
+//!
+//! | registry name | type | kind |
+//! |---|---|---|
+//! | `lif` | [`Lif`] | leaky integrate-and-fire (exact integration) |
+//! | `exact` | [`Exact`] | spikes whenever its input is positive |
+//! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
+//! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
+//!
+//! ```
+//! use ember_engine::prelude::*;
+//! use ember_models::{Lif, register_all};
+//!
+//! let mut sim = Simulation::new(SimConfig { step_time: 1.0, ..Default::default() }).unwrap();
+//! register_all(&mut sim);
+//! let cell = sim
+//!     .add_population("cell", 1, Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0), Default::default())
+//!     .unwrap();
+//! sim.add_current(cell, Param::Scalar(15.0), 0.0, None, None).unwrap();
+//! let rec = sim.record_spikes(cell).unwrap();
+//! sim.run_steps(60).unwrap();
+//! let steps: Vec<u64> = sim.recorded_spikes(rec).iter().map(|s| s.step).collect();
+//! assert_eq!(steps, [10, 25, 40, 55]); // INFERNO.md trace A
+//! ```
+
+pub mod neurons;
+pub mod synapses;
+
+pub use neurons::exact::Exact;
+pub use neurons::lif::Lif;
+pub use synapses::delta::DeltaCurrent;
+pub use synapses::single_exponential::SingleExponentialCurrent;
+
+use ember_engine::Simulation;
+
+/// Registers every built-in model with `sim`, so scenario files can name them.
+pub fn register_all(sim: &mut Simulation) {
+    sim.register_neuron_model::<Lif>()
+        .register_neuron_model::<Exact>()
+        .register_synapse_model::<DeltaCurrent>()
+        .register_synapse_model::<SingleExponentialCurrent>();
+}

@@ -1,0 +1,472 @@
+//! Leaky integrate-and-fire neuron (`lif`), with Inferno's exact semantics.
+//!
+//! # Equations
+//!
+//! Continuous: `τ_m dV/dt = −(V − V_rest) + R·I(t)`, spike when `V ≥ V_θ`, then
+//! `V ← V_reset` and the neuron is refractory for `t_ref`.
+//!
+//! Discrete step (Inferno `voltage_thresholding_constant` with `voltage_integration_linear`),
+//! for each neuron, with `α = exp(−Δt/τ_m)` precomputed once:
+//!
+//! 1. `r ← max(r − Δt, 0)`; the neuron is active if `r = 0`.
+//! 2. `I' = active ? I : 0` (refractory neurons receive no input).
+//! 3. `V' = V_rest + R·I' + (V − V_rest − R·I')·α` — the exact solution for input held
+//!    constant over the step. With `refrac_lock` (default) a refractory neuron keeps `V`.
+//! 4. `spike = active ∧ V' ≥ V_θ`; spiking neurons get `V ← V_reset`, `r ← t_ref`.
+//!
+//! The refractory period therefore includes the spike step: with Δt = 1 ms and
+//! `refrac_t = 2` ms the voltage is held at reset for one step after the spike and
+//! integration resumes two steps after it (INFERNO.md trace A). A `refrac_t` that is not a
+//! multiple of Δt is effectively rounded up. Unlike Inferno, a remaining refractory time
+//! below 10⁻⁴·Δt counts as elapsed, so f32 round-off in the repeated subtraction (5.0 − 50 ×
+//! 0.1 is not exactly 0 in f32) never adds a step.
+//!
+//! # Parameters
+//!
+//! | name | unit | meaning | rule |
+//! |---|---|---|---|
+//! | `rest_v` | mV | resting voltage `V_rest` | `rest_v < thresh_v` |
+//! | `reset_v` | mV | reset voltage `V_reset` | `reset_v < thresh_v` |
+//! | `thresh_v` | mV | threshold `V_θ` | |
+//! | `refrac_t` | ms | absolute refractory period `t_ref` | `≥ 0` |
+//! | `tc_membrane` | ms | membrane time constant `τ_m` | `> 0` |
+//! | `resistance` | MΩ | membrane resistance `R` (default 1) | `≠ 0` |
+//!
+//! Every parameter may be one value or one per neuron. Reference: Inferno `LIF`
+//! (`inferno/neural/neurons/linear.py`), Gerstner et al., *Neuronal Dynamics* (2014) §1.3.
+
+use bevy_ecs::prelude::*;
+use ember_engine::model::check;
+use ember_engine::prelude::*;
+use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
+use rayon::prelude::*;
+
+use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory};
+
+/// LIF parameters (see the module docs for equations and units).
+#[derive(Component, Clone, Debug, PartialEq)]
+pub struct Lif {
+    /// Resting voltage, mV.
+    pub rest_v: Param,
+    /// Reset voltage after a spike, mV.
+    pub reset_v: Param,
+    /// Spike threshold, mV.
+    pub thresh_v: Param,
+    /// Absolute refractory period, ms.
+    pub refrac_t: Param,
+    /// Membrane time constant, ms.
+    pub tc_membrane: Param,
+    /// Membrane resistance, MΩ.
+    pub resistance: Param,
+}
+
+impl Lif {
+    /// Homogeneous parameters with `resistance = 1` MΩ.
+    pub fn new(rest_v: f32, reset_v: f32, thresh_v: f32, refrac_t: f32, tc_membrane: f32) -> Self {
+        Self {
+            rest_v: rest_v.into(),
+            reset_v: reset_v.into(),
+            thresh_v: thresh_v.into(),
+            refrac_t: refrac_t.into(),
+            tc_membrane: tc_membrane.into(),
+            resistance: 1.0.into(),
+        }
+    }
+
+    /// The per-Δt coefficients of neuron `i`.
+    fn coefficients(&self, i: usize, dt: f32) -> LifCoefficients {
+        LifCoefficients {
+            rest_v: self.rest_v.at(i),
+            reset_v: self.reset_v.at(i),
+            thresh_v: self.thresh_v.at(i),
+            refrac_t: self.refrac_t.at(i),
+            decay: (-dt / self.tc_membrane.at(i)).exp(),
+            resistance: self.resistance.at(i),
+        }
+    }
+
+    fn is_homogeneous(&self) -> bool {
+        [
+            &self.rest_v,
+            &self.reset_v,
+            &self.thresh_v,
+            &self.refrac_t,
+            &self.tc_membrane,
+            &self.resistance,
+        ]
+        .iter()
+        .all(|p| p.as_scalar().is_some())
+    }
+}
+
+/// The coefficients of one neuron's step, Δt already folded in.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LifCoefficients {
+    /// `V_rest`, mV.
+    pub rest_v: f32,
+    /// `V_reset`, mV.
+    pub reset_v: f32,
+    /// `V_θ`, mV.
+    pub thresh_v: f32,
+    /// `t_ref`, ms.
+    pub refrac_t: f32,
+    /// `exp(−Δt/τ_m)`.
+    pub decay: f32,
+    /// `R`, MΩ.
+    pub resistance: f32,
+}
+
+/// Per-neuron coefficients as arrays (heterogeneous populations).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LifArrays {
+    rest_v: Vec<f32>,
+    reset_v: Vec<f32>,
+    thresh_v: Vec<f32>,
+    refrac_t: Vec<f32>,
+    decay: Vec<f32>,
+    resistance: Vec<f32>,
+}
+
+/// Where a kernel gets neuron `i`'s coefficients: one shared set, or arrays. The kernel is
+/// monomorphised for each, so the choice is made once per population, not per neuron.
+pub trait LifSource: Sync {
+    /// Coefficients of neuron `i` (`offset` is added by chunked callers).
+    fn at(&self, i: usize) -> LifCoefficients;
+    /// The same source restricted to neurons `start..` (for parallel chunks).
+    fn offset(&self, start: usize) -> impl LifSource;
+}
+
+impl LifSource for LifCoefficients {
+    #[inline(always)]
+    fn at(&self, _i: usize) -> LifCoefficients {
+        *self
+    }
+    fn offset(&self, _start: usize) -> impl LifSource {
+        *self
+    }
+}
+
+/// Borrowed per-neuron coefficient arrays.
+#[derive(Clone, Copy)]
+pub struct LifSlices<'a> {
+    rest_v: &'a [f32],
+    reset_v: &'a [f32],
+    thresh_v: &'a [f32],
+    refrac_t: &'a [f32],
+    decay: &'a [f32],
+    resistance: &'a [f32],
+}
+
+impl<'a> LifSlices<'a> {
+    fn new(a: &'a LifArrays) -> Self {
+        Self {
+            rest_v: &a.rest_v,
+            reset_v: &a.reset_v,
+            thresh_v: &a.thresh_v,
+            refrac_t: &a.refrac_t,
+            decay: &a.decay,
+            resistance: &a.resistance,
+        }
+    }
+}
+
+impl LifSource for LifSlices<'_> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> LifCoefficients {
+        LifCoefficients {
+            rest_v: self.rest_v[i],
+            reset_v: self.reset_v[i],
+            thresh_v: self.thresh_v[i],
+            refrac_t: self.refrac_t[i],
+            decay: self.decay[i],
+            resistance: self.resistance[i],
+        }
+    }
+    fn offset(&self, s: usize) -> impl LifSource {
+        LifSlices {
+            rest_v: &self.rest_v[s..],
+            reset_v: &self.reset_v[s..],
+            thresh_v: &self.thresh_v[s..],
+            refrac_t: &self.refrac_t[s..],
+            decay: &self.decay[s..],
+            resistance: &self.resistance[s..],
+        }
+    }
+}
+
+/// The precomputed kernel state of a LIF population: coefficients for its Δt and a
+/// scratch buffer of spike flags.
+#[derive(Component, Clone, Debug)]
+pub struct LifKernel {
+    uniform: Option<LifCoefficients>,
+    arrays: LifArrays,
+    flags: Vec<bool>,
+}
+
+/// One LIF step over a slice of neurons (one batch copy or a chunk of it): the pure kernel
+/// of the module docs. `spiked[i]` is set to whether neuron `i` spiked.
+///
+/// All slices must have the same length.
+#[inline]
+pub fn lif_step<S: LifSource>(
+    c: &S,
+    dt: f32,
+    refrac_lock: bool,
+    input: &[f32],
+    voltage: &mut [f32],
+    refrac: &mut [f32],
+    spiked: &mut [bool],
+) {
+    let n = voltage.len();
+    let (input, refrac, spiked) = (&input[..n], &mut refrac[..n], &mut spiked[..n]);
+    for i in 0..n {
+        let k = c.at(i);
+        let r = settle_refractory(refrac[i] - dt, dt);
+        let active = r == 0.0;
+        let ri = if active { k.resistance * input[i] } else { 0.0 };
+        let v = voltage[i];
+        let integrated = k.rest_v + ri + (v - k.rest_v - ri) * k.decay;
+        let v_new = if active || !refrac_lock { integrated } else { v };
+        let spike = active & (v_new >= k.thresh_v);
+        voltage[i] = if spike { k.reset_v } else { v_new };
+        refrac[i] = if spike { k.refrac_t } else { r };
+        spiked[i] = spike;
+    }
+}
+
+/// Runs [`lif_step`] over one batch copy, split into parallel chunks when it is large
+/// enough to pay for the fork-join (results are identical either way: neurons are
+/// independent).
+fn lif_copy<S: LifSource>(
+    c: &S,
+    dt: f32,
+    lock: bool,
+    input: &[f32],
+    v: &mut [f32],
+    r: &mut [f32],
+    flags: &mut [bool],
+) {
+    if v.len() < PARALLEL_MIN_NEURONS {
+        lif_step(c, dt, lock, input, v, r, flags);
+        return;
+    }
+    const CHUNK: usize = 16 * 1024;
+    v.par_chunks_mut(CHUNK)
+        .zip(r.par_chunks_mut(CHUNK))
+        .zip(flags.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(k, ((v, r), f))| {
+            let s = k * CHUNK;
+            lif_step(&c.offset(s), dt, lock, &input[s..s + v.len()], v, r, f);
+        });
+}
+
+/// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset.
+pub fn lif_system(
+    clock: Res<Clock>,
+    mut q: Query<(
+        &Population,
+        &mut LifKernel,
+        &RefracLock,
+        &SynapticInput,
+        &mut Voltage,
+        &mut Refractory,
+        &mut Spikes,
+    )>,
+) {
+    let dt = clock.dt();
+    for (pop, mut kernel, lock, input, mut v, mut r, mut spikes) in &mut q {
+        let n = pop.size as usize;
+        let kernel = &mut *kernel;
+        for b in 0..pop.batch as usize {
+            let range = b * n..(b + 1) * n;
+            let (inp, vv, rr) = (&input.0[range.clone()], &mut v.0[range.clone()], &mut r.0[range]);
+            match &kernel.uniform {
+                Some(c) => lif_copy(c, dt, lock.0, inp, vv, rr, &mut kernel.flags),
+                None => lif_copy(
+                    &LifSlices::new(&kernel.arrays),
+                    dt,
+                    lock.0,
+                    inp,
+                    vv,
+                    rr,
+                    &mut kernel.flags,
+                ),
+            }
+            spikes.collect_flags(b, &kernel.flags);
+        }
+    }
+}
+
+impl NeuronModel for Lif {
+    const NAME: &'static str = "lif";
+    const PARAMS: &'static [&'static str] = &[
+        "rest_v",
+        "reset_v",
+        "thresh_v",
+        "refrac_t",
+        "tc_membrane",
+        "resistance",
+    ];
+
+    fn from_params(p: &mut ParamReader<'_>) -> Result<Self, BuildError> {
+        Ok(Self {
+            rest_v: p.required("rest_v")?,
+            reset_v: p.required("reset_v")?,
+            thresh_v: p.required("thresh_v")?,
+            refrac_t: p.required("refrac_t")?,
+            tc_membrane: p.required("tc_membrane")?,
+            resistance: p.optional("resistance", 1.0)?,
+        })
+    }
+
+    fn validate(&self, n: usize) -> Result<(), ParamError> {
+        for (name, p) in [
+            ("rest_v", &self.rest_v),
+            ("reset_v", &self.reset_v),
+            ("thresh_v", &self.thresh_v),
+            ("refrac_t", &self.refrac_t),
+            ("tc_membrane", &self.tc_membrane),
+            ("resistance", &self.resistance),
+        ] {
+            check::length(name, p, n)?;
+            check::each(name, p, "a finite number", |_| true)?;
+        }
+        check::less_than("rest_v", &self.rest_v, "thresh_v", &self.thresh_v, n)?;
+        check::less_than("reset_v", &self.reset_v, "thresh_v", &self.thresh_v, n)?;
+        check::each("refrac_t", &self.refrac_t, "≥ 0 ms", |v| v >= 0.0)?;
+        check::each("tc_membrane", &self.tc_membrane, "> 0 ms", |v| v > 0.0)?;
+        check::each("resistance", &self.resistance, "non-zero", |v| v != 0.0)?;
+        Ok(())
+    }
+
+    fn initial_voltage(&self, i: usize) -> f32 {
+        self.rest_v.at(i)
+    }
+
+    fn add_systems(systems: &mut ModelSystems<'_>) {
+        systems.add(Phase::Integrate, lif_system);
+    }
+
+    fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
+        let n = ctx.size as usize;
+        let dt = ctx.step_time;
+        let (uniform, arrays) = if self.is_homogeneous() {
+            (Some(self.coefficients(0, dt)), LifArrays::default())
+        } else {
+            let cs: Vec<LifCoefficients> = (0..n).map(|i| self.coefficients(i, dt)).collect();
+            let col = |f: fn(&LifCoefficients) -> f32| cs.iter().map(f).collect::<Vec<f32>>();
+            let arrays = LifArrays {
+                rest_v: col(|c| c.rest_v),
+                reset_v: col(|c| c.reset_v),
+                thresh_v: col(|c| c.thresh_v),
+                refrac_t: col(|c| c.refrac_t),
+                decay: col(|c| c.decay),
+                resistance: col(|c| c.resistance),
+            };
+            (None, arrays)
+        };
+        entity.insert((
+            self,
+            LifKernel {
+                uniform,
+                arrays,
+                flags: vec![false; n],
+            },
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace_a() -> LifCoefficients {
+        // INFERNO.md trace A: rest −60, reset −65, thresh −50, refrac 2, τ 10, R 1, Δt 1.
+        Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0).coefficients(0, 1.0)
+    }
+
+    #[test]
+    fn first_step_is_exact_exponential() {
+        let (mut v, mut r, mut s) = ([-60.0f32], [0.0f32], [false]);
+        lif_step(&trace_a(), 1.0, true, &[15.0], &mut v, &mut r, &mut s);
+        assert!((v[0] - (-58.57256)).abs() < 1e-4);
+        assert!(!s[0]);
+    }
+
+    #[test]
+    fn spike_resets_and_refractory_includes_spike_step() {
+        let c = trace_a();
+        let (mut v, mut r, mut s) = ([-50.5f32], [0.0f32], [false]);
+        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s);
+        assert!(s[0]);
+        assert_eq!((v[0], r[0]), (-65.0, 2.0));
+        // Next step: refractory (2 − 1 = 1 > 0): held at reset, no input, no spike.
+        lif_step(&c, 1.0, true, &[1000.0], &mut v, &mut r, &mut s);
+        assert_eq!((v[0], r[0], s[0]), (-65.0, 1.0, false));
+        // Then active again: integrates.
+        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s);
+        assert_eq!(r[0], 0.0);
+        assert!((v[0] - (-63.09675)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn without_lock_refractory_neurons_leak_with_zero_input() {
+        let c = trace_a();
+        let (mut v, mut r, mut s) = ([-65.0f32], [2.0f32], [false]);
+        lif_step(&c, 1.0, false, &[1000.0], &mut v, &mut r, &mut s);
+        let expected = -60.0 + (-65.0f32 + 60.0) * (-0.1f32).exp();
+        assert!((v[0] - expected).abs() < 1e-5);
+        assert!(!s[0]);
+    }
+
+    #[test]
+    fn refractory_countdown_is_not_lengthened_by_round_off() {
+        // 5 ms at Δt = 0.1 ms: exactly 50 steps of countdown, in f32.
+        let mut r = 5.0f32;
+        let mut steps = 0;
+        while r > 0.0 {
+            r = settle_refractory(r - 0.1, 0.1);
+            steps += 1;
+        }
+        assert_eq!(steps, 50);
+    }
+
+    #[test]
+    fn validation_names_the_parameter() {
+        let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
+        bad.tc_membrane = Param::Scalar(-1.0);
+        assert_eq!(bad.validate(1).unwrap_err().param, "tc_membrane");
+        let bad = Lif::new(-40.0, -65.0, -50.0, 2.0, 10.0);
+        assert_eq!(bad.validate(1).unwrap_err().param, "rest_v");
+        let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
+        bad.resistance = Param::Scalar(0.0);
+        assert_eq!(bad.validate(1).unwrap_err().param, "resistance");
+        let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
+        bad.refrac_t = Param::PerElement(vec![1.0, -1.0]);
+        assert_eq!(bad.validate(2).unwrap_err().param, "refrac_t");
+        let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
+        bad.thresh_v = Param::Scalar(f32::NAN);
+        assert!(bad.validate(1).is_err());
+    }
+
+    #[test]
+    fn arrays_and_uniform_paths_agree() {
+        let c = trace_a();
+        let arrays = LifArrays {
+            rest_v: vec![c.rest_v; 3],
+            reset_v: vec![c.reset_v; 3],
+            thresh_v: vec![c.thresh_v; 3],
+            refrac_t: vec![c.refrac_t; 3],
+            decay: vec![c.decay; 3],
+            resistance: vec![c.resistance; 3],
+        };
+        let input = [15.0, 30.0, 0.0];
+        let (mut v1, mut r1, mut s1) = ([-60.0f32, -51.0, -55.0], [0.0f32, 0.0, 1.0], [false; 3]);
+        let (mut v2, mut r2, mut s2) = (v1, r1, s1);
+        lif_step(&c, 1.0, true, &input, &mut v1, &mut r1, &mut s1);
+        lif_step(&LifSlices::new(&arrays), 1.0, true, &input, &mut v2, &mut r2, &mut s2);
+        assert_eq!((v1, r1, s1), (v2, r2, s2));
+        assert_eq!(s1, [false, true, false]);
+    }
+}

@@ -1,0 +1,17 @@
+//! Neuron models: parameter components, pure step kernels and the systems that run them.
+
+pub mod exact;
+pub mod lif;
+
+/// Below this many neurons per batch copy a kernel runs on one thread: the fork-join of a
+/// parallel split costs more than it saves (DESIGN.md: the crossover for a light kernel is
+/// ~10⁵ elements on this machine class).
+pub const PARALLEL_MIN_NEURONS: usize = 65_536;
+
+/// Inferno's refractory countdown `max(r − Δt, 0)` applied to `r_minus_dt = r − Δt`, with
+/// remaining times below 10⁻⁴·Δt treated as elapsed so that f32 round-off in the repeated
+/// subtraction never lengthens the refractory period by a step.
+#[inline(always)]
+pub fn settle_refractory(r_minus_dt: f32, dt: f32) -> f32 {
+    if r_minus_dt < dt * 1e-4 { 0.0 } else { r_minus_dt }
+}

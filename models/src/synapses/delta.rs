@@ -1,0 +1,75 @@
+//! Delta current synapse (`delta_current`): a spike injects its whole charge in one step.
+//!
+//! Inferno's `DeltaCurrent`: `I = s · Q / Δt` (a Dirac δ of charge Q approximated over one
+//! step). The current a post neuron j receives is `Σᵢ wᵢⱼ sᵢ Q/Δt`.
+//!
+//! | name | unit | meaning | rule |
+//! |---|---|---|---|
+//! | `spike_charge` | pC | charge Q per spike | `≠ 0` |
+
+use bevy_ecs::prelude::*;
+use ember_engine::projection::deliver_spikes;
+use ember_engine::prelude::*;
+use ember_engine::{
+    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    ProjectsFrom, Weights,
+};
+
+/// Delta-current synapse parameters.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub struct DeltaCurrent {
+    /// Charge per spike, pC.
+    pub spike_charge: f32,
+}
+
+/// The delta-synapse system ([`Phase::Synapses`]): `I_j = (Q/Δt) Σᵢ wᵢⱼ sᵢ` from the pre
+/// population's previous-step spikes.
+pub fn delta_current_system(
+    clock: Res<Clock>,
+    spikes: Query<&Spikes>,
+    mut q: Query<(
+        &Projection,
+        &ProjectsFrom,
+        &Connectivity,
+        &Weights,
+        &DeltaCurrent,
+        &mut ProjectionCurrent,
+    )>,
+) {
+    let dt = clock.dt();
+    for (proj, from, conn, w, syn, mut out) in &mut q {
+        out.0.fill(0.0);
+        let Ok(pre) = spikes.get(from.0) else {
+            continue;
+        };
+        let post = proj.post_size as usize;
+        for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
+            deliver_spikes(conn, w, pre.batch(b), syn.spike_charge / dt, copy);
+        }
+    }
+}
+
+impl SynapseModel for DeltaCurrent {
+    const NAME: &'static str = "delta_current";
+    const PARAMS: &'static [&'static str] = &["spike_charge"];
+
+    fn from_params(p: &mut ParamReader<'_>) -> Result<Self, BuildError> {
+        Ok(Self {
+            spike_charge: p.required_scalar("spike_charge")?,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ParamError> {
+        if !(self.spike_charge.is_finite() && self.spike_charge != 0.0) {
+            return Err(ParamError::new(
+                "spike_charge",
+                format!("must be a finite non-zero charge (pC), got {}", self.spike_charge),
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_systems(systems: &mut ModelSystems<'_>) {
+        systems.add(Phase::Synapses, delta_current_system);
+    }
+}

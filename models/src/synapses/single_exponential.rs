@@ -1,0 +1,98 @@
+//! Single exponential current synapse (`single_exponential_current`).
+//!
+//! Inferno's `SingleExponentialCurrent`: each spike adds `Q/τ` and the current decays
+//! exactly with time constant τ:
+//!
+//! `I(t + Δt) = I(t)·exp(−Δt/τ) + (Q/τ)·s(t)`,
+//!
+//! so a spike's current integrates to Q (pC) over time. Per post neuron j the projection
+//! keeps `Iⱼ = Σᵢ wᵢⱼ Iᵢⱼ`, updated as `Iⱼ ← Iⱼ·exp(−Δt/τ) + (Q/τ) Σᵢ wᵢⱼ sᵢ`.
+//!
+//! | name | unit | meaning | rule |
+//! |---|---|---|---|
+//! | `spike_charge` | pC | charge Q per spike | `≠ 0` |
+//! | `time_constant` | ms | decay time constant τ | `> 0` |
+
+use bevy_ecs::prelude::*;
+use ember_engine::projection::deliver_spikes;
+use ember_engine::prelude::*;
+use ember_engine::{
+    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    ProjectsFrom, SpawnContext, Weights,
+};
+
+/// Single-exponential synapse parameters.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub struct SingleExponentialCurrent {
+    /// Charge per spike, pC.
+    pub spike_charge: f32,
+    /// Decay time constant, ms.
+    pub time_constant: f32,
+}
+
+/// Precomputed `exp(−Δt/τ)` of a projection.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub struct ExponentialDecay(pub f32);
+
+/// The single-exponential system ([`Phase::Synapses`]).
+pub fn single_exponential_current_system(
+    spikes: Query<&Spikes>,
+    mut q: Query<(
+        &Projection,
+        &ProjectsFrom,
+        &Connectivity,
+        &Weights,
+        &SingleExponentialCurrent,
+        &ExponentialDecay,
+        &mut ProjectionCurrent,
+    )>,
+) {
+    for (proj, from, conn, w, syn, decay, mut out) in &mut q {
+        out.0.iter_mut().for_each(|i| *i *= decay.0);
+        let Ok(pre) = spikes.get(from.0) else {
+            continue;
+        };
+        let post = proj.post_size as usize;
+        let scale = syn.spike_charge / syn.time_constant;
+        for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
+            deliver_spikes(conn, w, pre.batch(b), scale, copy);
+        }
+    }
+}
+
+impl SynapseModel for SingleExponentialCurrent {
+    const NAME: &'static str = "single_exponential_current";
+    const PARAMS: &'static [&'static str] = &["spike_charge", "time_constant"];
+
+    fn from_params(p: &mut ParamReader<'_>) -> Result<Self, BuildError> {
+        Ok(Self {
+            spike_charge: p.required_scalar("spike_charge")?,
+            time_constant: p.required_scalar("time_constant")?,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ParamError> {
+        if !(self.spike_charge.is_finite() && self.spike_charge != 0.0) {
+            return Err(ParamError::new(
+                "spike_charge",
+                format!("must be a finite non-zero charge (pC), got {}", self.spike_charge),
+            ));
+        }
+        if !(self.time_constant.is_finite() && self.time_constant > 0.0) {
+            return Err(ParamError::new(
+                "time_constant",
+                format!("must be > 0 ms, got {}", self.time_constant),
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_systems(systems: &mut ModelSystems<'_>) {
+        systems.add(Phase::Synapses, single_exponential_current_system);
+    }
+
+    fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
+        let decay = (-ctx.step_time / self.time_constant).exp();
+        entity.insert((self, ExponentialDecay(decay)));
+    }
+}
