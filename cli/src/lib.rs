@@ -1,1 +1,9 @@
-//! placeholder
+//! # ember-cli
+//!
+//! The `ember` command-line tool: runs scenario files (SCENARIO.md) and writes spikes,
+//! traces, a summary and plots. The library half holds the pieces the binary and its tests
+//! share: [`run`] (load, build, run, write), [`output`] (file formats) and [`plot`] (PNG).
+
+pub mod output;
+pub mod plot;
+pub mod run;

@@ -1,1 +1,97 @@
-fn main() {}
+//! `ember`: run Ember scenario files from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use ember_cli::run::{self, BUNDLED_CUBA, BUNDLED_CUBA_NAME, RunOptions};
+
+/// Ember: a fast, reproducible spiking neural network simulator.
+#[derive(Parser, Debug)]
+#[command(name = "ember", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a scenario and write spikes.csv, summary.json, traces.csv and plots.
+    Run {
+        /// Scenario file (.toml). Without it, the bundled CUBA benchmark runs.
+        file: Option<PathBuf>,
+        /// Output directory [default: out/<scenario name>].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Compute threads (0 = one per core). Results do not depend on it.
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Do not render raster.png / traces.png.
+        #[arg(long)]
+        no_plot: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            file,
+            out,
+            threads,
+            no_plot,
+        } => {
+            let loaded = match &file {
+                Some(f) => run::load(f),
+                None => run::parse(BUNDLED_CUBA_NAME, BUNDLED_CUBA)
+                    .map(|sc| (BUNDLED_CUBA_NAME.to_owned(), sc)),
+            };
+            let (name, sc) = match loaded {
+                Ok(x) => x,
+                Err(e) => return fail(&e),
+            };
+            let stem = file
+                .as_ref()
+                .and_then(|f| f.file_stem())
+                .map_or_else(|| "cuba".to_owned(), |s| s.to_string_lossy().into_owned());
+            let opts = RunOptions {
+                out: out.unwrap_or_else(|| PathBuf::from("out").join(stem)),
+                threads,
+                no_plot,
+            };
+            match run::run(&name, &sc, &opts) {
+                Ok(report) => {
+                    let s = &report.summary;
+                    println!(
+                        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s",
+                        s.steps, s.step_time, s.duration, s.seed, s.threads, s.wall_seconds
+                    );
+                    for p in &s.populations {
+                        println!(
+                            "  {:<12} {:>8} neurons {:>10} spikes {:>9.3} Hz",
+                            p.name,
+                            p.size,
+                            p.spikes,
+                            s.rate_hz(p)
+                        );
+                    }
+                    println!("wrote {}", opts.out.display());
+                    for f in &report.files {
+                        println!("  {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+    }
+}
+
+fn fail(e: &run::RunError) -> ExitCode {
+    eprintln!("error: {e}");
+    if e.is_input_error() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -42,7 +42,8 @@ pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
 pub use model::{ModelSet, ModelSystems, NeuronModel, ParamReader, SpawnContext, SynapseModel};
 pub use phase::{Phase, Step};
 pub use population::{
-    Population, PopulationId, RefracLock, Refractory, Spikes, SynapticInput, Voltage,
+    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput,
+    Voltage,
 };
 pub use projection::{
     Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,

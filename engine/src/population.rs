@@ -107,3 +107,8 @@ impl Spikes {
         }
     }
 }
+
+/// Total spikes a population has emitted since the start (all batch copies), counted in
+/// [`Phase::Record`](crate::Phase::Record) whether or not spikes are recorded.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpikeTotal(pub u64);

@@ -21,7 +21,8 @@ use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::model::{ModelSet, ModelSystems, NeuronModel, SpawnContext, SynapseModel};
 use crate::phase::{Phase, Step};
 use crate::population::{
-    Population, PopulationId, RefracLock, Refractory, Spikes, SynapticInput, Voltage,
+    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput,
+    Voltage,
 };
 use crate::projection::{
     IncomingProjections, Projection, ProjectionCurrent, ProjectionId,
@@ -159,7 +160,7 @@ impl Simulation {
             clear_inputs.in_set(Phase::Start),
             apply_current_stimuli.in_set(Phase::Stimuli),
             aggregate_projection_currents.in_set(Phase::Aggregate),
-            (record_spikes, record_traces).in_set(Phase::Record),
+            (record_spikes, record_traces, count_spikes).in_set(Phase::Record),
             tick_clock.in_set(Phase::End),
         ));
         Ok(Self {
@@ -320,6 +321,7 @@ impl Simulation {
             SynapticInput(vec![0.0; len]),
             Spikes::new(size, batch),
             RefracLock(options.refrac_lock),
+            SpikeTotal(0),
         ));
         model.insert(&mut entity, &ctx);
         let id = entity.id();
@@ -745,6 +747,13 @@ fn aggregate_projection_currents(
                 input.0.iter_mut().zip(&c.0).for_each(|(x, c)| *x += c);
             }
         }
+    }
+}
+
+/// [`Phase::Record`]: add this step's spikes to each population's total.
+fn count_spikes(mut q: Query<(&Spikes, &mut SpikeTotal)>) {
+    for (s, mut total) in &mut q {
+        total.0 += s.count() as u64;
     }
 }
 

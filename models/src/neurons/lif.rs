@@ -25,12 +25,16 @@
 //!
 //! | name | unit | meaning | rule |
 //! |---|---|---|---|
-//! | `rest_v` | mV | resting voltage `V_rest` | `rest_v < thresh_v` |
+//! | `rest_v` | mV | resting voltage `V_rest` | finite (see below) |
 //! | `reset_v` | mV | reset voltage `V_reset` | `reset_v < thresh_v` |
 //! | `thresh_v` | mV | threshold `V_θ` | |
 //! | `refrac_t` | ms | absolute refractory period `t_ref` | `≥ 0` |
 //! | `tc_membrane` | ms | membrane time constant `τ_m` | `> 0` |
 //! | `resistance` | MΩ | membrane resistance `R` (default 1) | `≠ 0` |
+//!
+//! Inferno also requires `rest_v < thresh_v`; Ember does not, because a resting voltage
+//! above threshold is how the CUBA benchmark (Brette et al. 2007: `El = −49 mV`,
+//! `Vt = −50 mV`) makes its neurons fire tonically, and Brian2 and NEST accept it.
 //!
 //! Every parameter may be one value or one per neuron. Reference: Inferno `LIF`
 //! (`inferno/neural/neurons/linear.py`), Gerstner et al., *Neuronal Dynamics* (2014) §1.3.
@@ -332,7 +336,6 @@ impl NeuronModel for Lif {
             check::length(name, p, n)?;
             check::each(name, p, "a finite number", |_| true)?;
         }
-        check::less_than("rest_v", &self.rest_v, "thresh_v", &self.thresh_v, n)?;
         check::less_than("reset_v", &self.reset_v, "thresh_v", &self.thresh_v, n)?;
         check::each("refrac_t", &self.refrac_t, "≥ 0 ms", |v| v >= 0.0)?;
         check::each("tc_membrane", &self.tc_membrane, "> 0 ms", |v| v > 0.0)?;
@@ -437,8 +440,10 @@ mod tests {
         let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
         bad.tc_membrane = Param::Scalar(-1.0);
         assert_eq!(bad.validate(1).unwrap_err().param, "tc_membrane");
-        let bad = Lif::new(-40.0, -65.0, -50.0, 2.0, 10.0);
-        assert_eq!(bad.validate(1).unwrap_err().param, "rest_v");
+        let bad = Lif::new(-60.0, -45.0, -50.0, 2.0, 10.0);
+        assert_eq!(bad.validate(1).unwrap_err().param, "reset_v");
+        // A resting voltage above threshold is allowed (CUBA's El = −49 > Vt = −50).
+        assert!(Lif::new(-49.0, -60.0, -50.0, 5.0, 20.0).validate(1).is_ok());
         let mut bad = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
         bad.resistance = Param::Scalar(0.0);
         assert_eq!(bad.validate(1).unwrap_err().param, "resistance");

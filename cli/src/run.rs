@@ -1,0 +1,322 @@
+//! `ember run`: load a scenario, build the network, run it and write the outputs.
+//!
+//! Everything that can be wrong with the input is detected before the output directory is
+//! created, so a bad scenario leaves nothing behind.
+
+use std::fs::{self, File};
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ember_engine::{
+    BuildError, Population, Scenario, ScheduleError, SimConfig, Simulation, SpikeTotal,
+};
+
+use crate::output::{self, PopulationSpikes, PopulationSummary, Summary, TraceTable};
+use crate::plot;
+
+/// The bundled CUBA scenario, run when no file is given.
+pub const BUNDLED_CUBA: &str = include_str!("../../scenarios/cuba.toml");
+/// The name shown for the bundled scenario in messages.
+pub const BUNDLED_CUBA_NAME: &str = "scenarios/cuba.toml (bundled)";
+
+/// Options of `ember run`.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Output directory.
+    pub out: PathBuf,
+    /// Compute threads (0 = one per core).
+    pub threads: usize,
+    /// Skip `raster.png` / `traces.png`.
+    pub no_plot: bool,
+}
+
+/// A failed run, by cause. Input errors (exit status 2) carry the file and field path.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the file: {source}")]
+    Read {
+        /// File.
+        file: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Unsupported file format.
+    #[error("{file}: unsupported scenario format `{ext}`; expected a .toml file")]
+    Format {
+        /// File.
+        file: String,
+        /// Extension found.
+        ext: String,
+    },
+    /// The scenario does not parse.
+    #[error("{file}: {source}")]
+    Parse {
+        /// File.
+        file: String,
+        /// Cause, with line, column and field path.
+        source: ember_engine::scenario::ParseError,
+    },
+    /// The scenario is invalid.
+    #[error("{file}: {source}")]
+    Build {
+        /// File.
+        file: String,
+        /// Cause, with field path.
+        source: BuildError,
+    },
+    /// The step schedule is invalid (a bug or a conflicting user system).
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// Writing outputs failed.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// File or directory.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Rendering a plot failed.
+    #[error(transparent)]
+    Plot(#[from] plot::PlotError),
+}
+
+impl RunError {
+    /// True for errors in the user's input (exit status 2).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            RunError::Read { .. } | RunError::Format { .. } | RunError::Parse { .. } | RunError::Build { .. }
+        )
+    }
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunReport {
+    /// The summary written to `summary.json`.
+    pub summary: Summary,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Loads a scenario file (by extension; `.toml`).
+pub fn load(file: &Path) -> Result<(String, Scenario), RunError> {
+    let name = file.display().to_string();
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext != "toml" {
+        return Err(RunError::Format {
+            file: name,
+            ext: ext.to_owned(),
+        });
+    }
+    let text = fs::read_to_string(file).map_err(|source| RunError::Read {
+        file: name.clone(),
+        source,
+    })?;
+    let sc = parse(&name, &text)?;
+    Ok((name, sc))
+}
+
+/// Parses scenario text; errors name `file`.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, RunError> {
+    Scenario::from_toml(text).map_err(|source| RunError::Parse {
+        file: file.to_owned(),
+        source,
+    })
+}
+
+/// Builds the simulation of a scenario with every built-in model registered.
+pub fn build(
+    file: &str,
+    sc: &Scenario,
+    threads: usize,
+) -> Result<(Simulation, ember_engine::ScenarioHandles), RunError> {
+    let err = |source| RunError::Build {
+        file: file.to_owned(),
+        source,
+    };
+    let config: SimConfig = sc.config(threads).map_err(err)?;
+    let mut sim = Simulation::new(config).map_err(err)?;
+    ember_models::register_all(&mut sim);
+    let handles = sim.add_scenario(sc).map_err(err)?;
+    sim.initialize()?;
+    Ok((sim, handles))
+}
+
+/// Runs a parsed scenario and writes its outputs to `opts.out`.
+pub fn run(file: &str, sc: &Scenario, opts: &RunOptions) -> Result<RunReport, RunError> {
+    let start = Instant::now();
+    let (mut sim, h) = build(file, sc, opts.threads)?;
+    sim.run_steps(h.steps)?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+
+    let summary = Summary {
+        steps: h.steps,
+        step_time: sc.simulation.step_time,
+        duration: sc.simulation.duration,
+        seed: sc.simulation.seed,
+        batch_size: sc.simulation.batch_size,
+        populations: h
+            .populations
+            .iter()
+            .map(|(name, id)| PopulationSummary {
+                name: name.clone(),
+                size: sim.get::<Population>(*id).map_or(0, |p| p.size),
+                spikes: sim.get::<SpikeTotal>(*id).map_or(0, |t| t.0),
+            })
+            .collect(),
+        wall_seconds,
+        threads: sim.config().threads,
+    };
+
+    let out = &opts.out;
+    let werr = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Write { path, source }
+    };
+    fs::create_dir_all(out).map_err(werr(out))?;
+    let mut files = Vec::new();
+    let dt = sc.simulation.step_time;
+
+    let spikes: Vec<PopulationSpikes<'_>> = h
+        .spike_recorders
+        .iter()
+        .map(|&(k, rec)| PopulationSpikes {
+            name: &h.populations[k].0,
+            events: sim.recorded_spikes(rec),
+        })
+        .collect();
+    let path = out.join("spikes.csv");
+    write_file(&path, |w| output::write_spikes_csv(w, &spikes, dt))?;
+    files.push(path);
+
+    if !h.trace_recorders.is_empty() {
+        let tables: Vec<TraceTable<'_>> = h
+            .trace_recorders
+            .iter()
+            .filter_map(|&(k, rec)| {
+                sim.trace(rec).map(|recorder| TraceTable {
+                    target: &h.populations[k].0,
+                    batch: sc.simulation.batch_size as usize,
+                    recorder,
+                })
+            })
+            .collect();
+        let path = out.join("traces.csv");
+        write_file(&path, |w| output::write_traces_csv(w, &tables, dt))?;
+        files.push(path);
+        if !opts.no_plot {
+            let path = out.join("traces.png");
+            plot_traces(&path, &tables, dt)?;
+            files.push(path);
+        }
+    }
+
+    let path = out.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary.to_json()).expect("JSON of plain values");
+    fs::write(&path, json + "\n").map_err(werr(&path))?;
+    files.push(path);
+
+    if !opts.no_plot {
+        let populations: Vec<plot::RasterPopulation> = summary
+            .populations
+            .iter()
+            .map(|p| plot::RasterPopulation {
+                name: p.name.clone(),
+                size: p.size,
+            })
+            .collect();
+        let raster: Vec<plot::RasterSpike> = h
+            .spike_recorders
+            .iter()
+            .flat_map(|&(k, rec)| {
+                sim.recorded_spikes(rec)
+                    .iter()
+                    .filter(|e| e.batch == 0)
+                    .map(move |e| plot::RasterSpike {
+                        population: k as u32,
+                        neuron: e.neuron,
+                        time_ms: e.step as f64 * dt,
+                    })
+            })
+            .collect();
+        let path = out.join("raster.png");
+        plot::write_raster_png(
+            &path,
+            &plot::RasterSpec {
+                title: format!("{file} — spikes (batch 0)"),
+                populations: &populations,
+                spikes: &raster,
+                duration_ms: sc.simulation.duration,
+            },
+        )?;
+        files.push(path);
+    }
+    Ok(RunReport { summary, files })
+}
+
+fn write_file(
+    path: &Path,
+    f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), RunError> {
+    let err = |source| RunError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut w = BufWriter::with_capacity(1 << 16, File::create(path).map_err(err)?);
+    f(&mut w).map_err(err)?;
+    std::io::Write::flush(&mut w).map_err(err)
+}
+
+/// Voltage traces of the recorded neurons (at most 12 lines, batch 0), else the first
+/// recorded variable.
+fn plot_traces(path: &Path, tables: &[TraceTable<'_>], dt: f64) -> Result<(), RunError> {
+    const MAX_LINES: usize = 12;
+    let mut series = Vec::new();
+    let var_of = |t: &TraceTable<'_>| {
+        t.recorder
+            .variables
+            .iter()
+            .position(|v| *v == ember_engine::TraceVariable::Voltage)
+            .unwrap_or(0)
+    };
+    let y_var = tables
+        .first()
+        .map(|t| t.recorder.variables[var_of(t)])
+        .unwrap_or(ember_engine::TraceVariable::Voltage);
+    for t in tables {
+        let r = t.recorder;
+        let vi = var_of(t);
+        if r.variables[vi] != y_var {
+            continue;
+        }
+        for (k, &neuron) in r.neurons.iter().enumerate() {
+            if series.len() == MAX_LINES {
+                break;
+            }
+            series.push(plot::TraceSeries {
+                label: format!("{} {}", t.target, neuron),
+                times_ms: r.steps.iter().map(|&s| s as f64 * dt).collect(),
+                values: (0..r.steps.len())
+                    .map(|s| r.value(s, vi, 0, k, t.batch) as f64)
+                    .collect(),
+            });
+        }
+    }
+    let unit = match y_var {
+        ember_engine::TraceVariable::Voltage => "voltage (mV)",
+        ember_engine::TraceVariable::Refrac => "refractory time (ms)",
+        ember_engine::TraceVariable::Input => "input current (nA)",
+    };
+    plot::write_traces_png(
+        path,
+        &plot::TracesSpec {
+            title: "recorded traces".to_owned(),
+            y_label: unit.to_owned(),
+            series: &series,
+        },
+    )?;
+    Ok(())
+}
