@@ -1,5 +1,6 @@
 //! `ember`: run Ember scenario files from the command line.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,30 +62,43 @@ fn main() -> ExitCode {
             };
             match run::run(&name, &sc, &opts) {
                 Ok(report) => {
-                    let s = &report.summary;
-                    println!(
-                        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s",
-                        s.steps, s.step_time, s.duration, s.seed, s.threads, s.wall_seconds
-                    );
-                    for p in &s.populations {
-                        println!(
-                            "  {:<12} {:>8} neurons {:>10} spikes {:>9.3} Hz",
-                            p.name,
-                            p.size,
-                            p.spikes,
-                            s.rate_hz(p)
-                        );
-                    }
-                    println!("wrote {}", opts.out.display());
-                    for f in &report.files {
-                        println!("  {}", f.display());
-                    }
+                    // A closed stdout (e.g. `ember run | head -1`) is not an error of the run.
+                    let _ = print_report(&name, &opts.out, &report);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
             }
         }
     }
+}
+
+fn print_report(
+    name: &str,
+    out_dir: &std::path::Path,
+    report: &run::RunReport,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s",
+        s.steps, s.step_time, s.duration, s.seed, s.threads, s.wall_seconds
+    )?;
+    for p in &s.populations {
+        writeln!(
+            out,
+            "  {:<12} {:>8} neurons {:>10} spikes {:>9.3} Hz",
+            p.name,
+            p.size,
+            p.spikes,
+            s.rate_hz(p)
+        )?;
+    }
+    writeln!(out, "wrote {}", out_dir.display())?;
+    for f in &report.files {
+        writeln!(out, "  {}", f.display())?;
+    }
+    Ok(())
 }
 
 fn fail(e: &run::RunError) -> ExitCode {

@@ -373,14 +373,11 @@ impl Simulation {
         synapse
             .validate()
             .map_err(|e| BuildError::invalid(format!("{path}.synapse.{}", e.param), e.message))?;
-        let conn = rule
-            .build(
-                pre_pop.size,
-                post_pop.size,
-                pre == post,
-                self.config.seed,
-                name,
-            )
+        // Built on the simulation's pool: one pool, sized by `threads`, for all parallel work.
+        let seed = self.config.seed;
+        let conn = self
+            .pool
+            .install(|| rule.build(pre_pop.size, post_pop.size, pre == post, seed, name))
             .map_err(|e| BuildError::new(format!("{path}.connectivity"), e))?;
         let weights = weights
             .realize(conn.len(), self.config.seed, &format!("{name}.weight"))

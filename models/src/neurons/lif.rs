@@ -198,19 +198,26 @@ impl LifSource for LifSlices<'_> {
     }
 }
 
-/// The precomputed kernel state of a LIF population: coefficients for its Δt and a
-/// scratch buffer of spike flags.
+/// The precomputed kernel state of a LIF population: coefficients for its Δt and, for
+/// populations large enough to be split across threads, one spike list per chunk.
 #[derive(Component, Clone, Debug)]
 pub struct LifKernel {
     uniform: Option<LifCoefficients>,
     arrays: LifArrays,
-    flags: Vec<bool>,
+    chunk_spikes: Vec<Vec<u32>>,
 }
 
+/// Lanes per block of the kernel: blocks of this many neurons are computed branch-free,
+/// so the compiler turns them into packed SIMD instructions.
+const LANES: usize = 8;
+const _: () = assert!(LANES == size_of::<u64>(), "flags are tested as one u64");
+
 /// One LIF step over a slice of neurons (one batch copy or a chunk of it): the pure kernel
-/// of the module docs. `spiked[i]` is set to whether neuron `i` spiked.
+/// of the module docs. Appends the indices (plus `index_offset`) of neurons that spiked to
+/// `spikes`, in increasing order.
 ///
-/// All slices must have the same length.
+/// All slices must have the same length. `spikes` should have capacity for every neuron
+/// so that it never reallocates.
 #[inline]
 pub fn lif_step<S: LifSource>(
     c: &S,
@@ -219,28 +226,60 @@ pub fn lif_step<S: LifSource>(
     input: &[f32],
     voltage: &mut [f32],
     refrac: &mut [f32],
-    spiked: &mut [bool],
+    spikes: &mut Vec<u32>,
+    index_offset: u32,
 ) {
     let n = voltage.len();
-    let (input, refrac, spiked) = (&input[..n], &mut refrac[..n], &mut spiked[..n]);
-    for i in 0..n {
-        let k = c.at(i);
-        let r = settle_refractory(refrac[i] - dt, dt);
-        let active = r == 0.0;
-        let ri = if active { k.resistance * input[i] } else { 0.0 };
-        let v = voltage[i];
-        let integrated = k.rest_v + ri + (v - k.rest_v - ri) * k.decay;
-        let v_new = if active || !refrac_lock { integrated } else { v };
-        let spike = active & (v_new >= k.thresh_v);
-        voltage[i] = if spike { k.reset_v } else { v_new };
-        refrac[i] = if spike { k.refrac_t } else { r };
-        spiked[i] = spike;
+    let (input, refrac) = (&input[..n], &mut refrac[..n]);
+    let blocks = n / LANES;
+    for blk in 0..blocks {
+        let base = blk * LANES;
+        let v: &mut [f32; LANES] = (&mut voltage[base..base + LANES]).try_into().expect("block");
+        let r: &mut [f32; LANES] = (&mut refrac[base..base + LANES]).try_into().expect("block");
+        let x: &[f32; LANES] = (&input[base..base + LANES]).try_into().expect("block");
+        let mut flags = [0u8; LANES];
+        for l in 0..LANES {
+            let spike = lif_neuron(&c.at(base + l), dt, refrac_lock, x[l], &mut v[l], &mut r[l]);
+            flags[l] = u8::from(spike);
+        }
+        // One test per block in the common no-spike case.
+        if u64::from_ne_bytes(flags) != 0 {
+            for (l, &f) in flags.iter().enumerate() {
+                if f != 0 {
+                    spikes.push(index_offset + (base + l) as u32);
+                }
+            }
+        }
+    }
+    for i in blocks * LANES..n {
+        if lif_neuron(&c.at(i), dt, refrac_lock, input[i], &mut voltage[i], &mut refrac[i]) {
+            spikes.push(index_offset + i as u32);
+        }
     }
 }
 
+/// One neuron's step, branch-free (selects only); returns whether it spiked.
+#[inline(always)]
+fn lif_neuron(k: &LifCoefficients, dt: f32, refrac_lock: bool, x: f32, v: &mut f32, r: &mut f32) -> bool {
+    let rem = settle_refractory(*r - dt, dt);
+    let active = rem == 0.0;
+    let ri = if active { k.resistance * x } else { 0.0 };
+    let v_old = *v;
+    let integrated = k.rest_v + ri + (v_old - k.rest_v - ri) * k.decay;
+    let v_new = if active | !refrac_lock { integrated } else { v_old };
+    let spike = active & (v_new >= k.thresh_v);
+    *v = if spike { k.reset_v } else { v_new };
+    *r = if spike { k.refrac_t } else { rem };
+    spike
+}
+
+/// Neurons per parallel chunk of a large population.
+const PARALLEL_CHUNK: usize = 16 * 1024;
+
 /// Runs [`lif_step`] over one batch copy, split into parallel chunks when it is large
-/// enough to pay for the fork-join (results are identical either way: neurons are
-/// independent).
+/// enough to pay for the fork-join. Chunks write their spikes to their own preallocated
+/// lists, concatenated in chunk order, so the result is identical for any thread count.
+#[expect(clippy::too_many_arguments, reason = "a kernel adapter over the state slices")]
 fn lif_copy<S: LifSource>(
     c: &S,
     dt: f32,
@@ -248,21 +287,25 @@ fn lif_copy<S: LifSource>(
     input: &[f32],
     v: &mut [f32],
     r: &mut [f32],
-    flags: &mut [bool],
+    spikes: &mut Vec<u32>,
+    chunk_spikes: &mut [Vec<u32>],
 ) {
     if v.len() < PARALLEL_MIN_NEURONS {
-        lif_step(c, dt, lock, input, v, r, flags);
+        lif_step(c, dt, lock, input, v, r, spikes, 0);
         return;
     }
-    const CHUNK: usize = 16 * 1024;
-    v.par_chunks_mut(CHUNK)
-        .zip(r.par_chunks_mut(CHUNK))
-        .zip(flags.par_chunks_mut(CHUNK))
+    v.par_chunks_mut(PARALLEL_CHUNK)
+        .zip(r.par_chunks_mut(PARALLEL_CHUNK))
+        .zip(chunk_spikes.par_iter_mut())
         .enumerate()
-        .for_each(|(k, ((v, r), f))| {
-            let s = k * CHUNK;
-            lif_step(&c.offset(s), dt, lock, &input[s..s + v.len()], v, r, f);
+        .for_each(|(k, ((v, r), out))| {
+            let s = k * PARALLEL_CHUNK;
+            out.clear();
+            lif_step(&c.offset(s), dt, lock, &input[s..s + v.len()], v, r, out, s as u32);
         });
+    for out in chunk_spikes.iter() {
+        spikes.extend_from_slice(out);
+    }
 }
 
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset.
@@ -285,8 +328,9 @@ pub fn lif_system(
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
             let (inp, vv, rr) = (&input.0[range.clone()], &mut v.0[range.clone()], &mut r.0[range]);
+            let out = spikes.batch_mut(b);
             match &kernel.uniform {
-                Some(c) => lif_copy(c, dt, lock.0, inp, vv, rr, &mut kernel.flags),
+                Some(c) => lif_copy(c, dt, lock.0, inp, vv, rr, out, &mut kernel.chunk_spikes),
                 None => lif_copy(
                     &LifSlices::new(&kernel.arrays),
                     dt,
@@ -294,10 +338,10 @@ pub fn lif_system(
                     inp,
                     vv,
                     rr,
-                    &mut kernel.flags,
+                    out,
+                    &mut kernel.chunk_spikes,
                 ),
             }
-            spikes.collect_flags(b, &kernel.flags);
         }
     }
 }
@@ -374,7 +418,13 @@ impl NeuronModel for Lif {
             LifKernel {
                 uniform,
                 arrays,
-                flags: vec![false; n],
+                chunk_spikes: if n >= PARALLEL_MIN_NEURONS {
+                    (0..n.div_ceil(PARALLEL_CHUNK))
+                        .map(|_| Vec::with_capacity(PARALLEL_CHUNK))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
             },
         ));
     }
@@ -391,24 +441,25 @@ mod tests {
 
     #[test]
     fn first_step_is_exact_exponential() {
-        let (mut v, mut r, mut s) = ([-60.0f32], [0.0f32], [false]);
-        lif_step(&trace_a(), 1.0, true, &[15.0], &mut v, &mut r, &mut s);
+        let (mut v, mut r, mut s) = ([-60.0f32], [0.0f32], vec![]);
+        lif_step(&trace_a(), 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
         assert!((v[0] - (-58.57256)).abs() < 1e-4);
-        assert!(!s[0]);
+        assert!(s.is_empty());
     }
 
     #[test]
     fn spike_resets_and_refractory_includes_spike_step() {
         let c = trace_a();
-        let (mut v, mut r, mut s) = ([-50.5f32], [0.0f32], [false]);
-        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s);
-        assert!(s[0]);
+        let (mut v, mut r, mut s) = ([-50.5f32], [0.0f32], vec![]);
+        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
+        assert_eq!(s, [0]);
         assert_eq!((v[0], r[0]), (-65.0, 2.0));
         // Next step: refractory (2 − 1 = 1 > 0): held at reset, no input, no spike.
-        lif_step(&c, 1.0, true, &[1000.0], &mut v, &mut r, &mut s);
-        assert_eq!((v[0], r[0], s[0]), (-65.0, 1.0, false));
+        s.clear();
+        lif_step(&c, 1.0, true, &[1000.0], &mut v, &mut r, &mut s, 0);
+        assert_eq!((v[0], r[0], s.len()), (-65.0, 1.0, 0));
         // Then active again: integrates.
-        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s);
+        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
         assert_eq!(r[0], 0.0);
         assert!((v[0] - (-63.09675)).abs() < 1e-4);
     }
@@ -416,11 +467,11 @@ mod tests {
     #[test]
     fn without_lock_refractory_neurons_leak_with_zero_input() {
         let c = trace_a();
-        let (mut v, mut r, mut s) = ([-65.0f32], [2.0f32], [false]);
-        lif_step(&c, 1.0, false, &[1000.0], &mut v, &mut r, &mut s);
+        let (mut v, mut r, mut s) = ([-65.0f32], [2.0f32], vec![]);
+        lif_step(&c, 1.0, false, &[1000.0], &mut v, &mut r, &mut s, 0);
         let expected = -60.0 + (-65.0f32 + 60.0) * (-0.1f32).exp();
         assert!((v[0] - expected).abs() < 1e-5);
-        assert!(!s[0]);
+        assert!(s.is_empty());
     }
 
     #[test]
@@ -456,22 +507,36 @@ mod tests {
     }
 
     #[test]
-    fn arrays_and_uniform_paths_agree() {
+    fn blocks_remainder_and_array_path_agree_with_scalar_reference() {
+        // 19 neurons: two 8-lane blocks plus a 3-neuron remainder.
         let c = trace_a();
+        let n = 19;
         let arrays = LifArrays {
-            rest_v: vec![c.rest_v; 3],
-            reset_v: vec![c.reset_v; 3],
-            thresh_v: vec![c.thresh_v; 3],
-            refrac_t: vec![c.refrac_t; 3],
-            decay: vec![c.decay; 3],
-            resistance: vec![c.resistance; 3],
+            rest_v: vec![c.rest_v; n],
+            reset_v: vec![c.reset_v; n],
+            thresh_v: vec![c.thresh_v; n],
+            refrac_t: vec![c.refrac_t; n],
+            decay: vec![c.decay; n],
+            resistance: vec![c.resistance; n],
         };
-        let input = [15.0, 30.0, 0.0];
-        let (mut v1, mut r1, mut s1) = ([-60.0f32, -51.0, -55.0], [0.0f32, 0.0, 1.0], [false; 3]);
-        let (mut v2, mut r2, mut s2) = (v1, r1, s1);
-        lif_step(&c, 1.0, true, &input, &mut v1, &mut r1, &mut s1);
-        lif_step(&LifSlices::new(&arrays), 1.0, true, &input, &mut v2, &mut r2, &mut s2);
-        assert_eq!((v1, r1, s1), (v2, r2, s2));
-        assert_eq!(s1, [false, true, false]);
+        let input: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 8.0).collect();
+        let v0: Vec<f32> = (0..n).map(|i| -60.0 + (i as f32) * 0.6).collect();
+        let r0: Vec<f32> = (0..n).map(|i| if i % 7 == 0 { 1.0 } else { 0.0 }).collect();
+        let (mut v1, mut r1, mut s1) = (v0.clone(), r0.clone(), vec![]);
+        let (mut v2, mut r2, mut s2) = (v0.clone(), r0.clone(), vec![]);
+        lif_step(&c, 1.0, true, &input, &mut v1, &mut r1, &mut s1, 100);
+        lif_step(&LifSlices::new(&arrays), 1.0, true, &input, &mut v2, &mut r2, &mut s2, 100);
+        assert_eq!((&v1, &r1, &s1), (&v2, &r2, &s2));
+        // Scalar reference, neuron by neuron.
+        let mut expected = vec![];
+        for i in 0..n {
+            let (mut v, mut r) = (v0[i], r0[i]);
+            if lif_neuron(&c, 1.0, true, input[i], &mut v, &mut r) {
+                expected.push(100 + i as u32);
+            }
+            assert_eq!((v, r), (v1[i], r1[i]), "neuron {i}");
+        }
+        assert_eq!(s1, expected);
+        assert!(!s1.is_empty() && s1.windows(2).all(|w| w[0] < w[1]));
     }
 }
