@@ -46,7 +46,11 @@ pub fn write_spikes_csv(
         let time = time_of(step, step_time);
         for (p, c) in pops.iter().zip(cursors.iter_mut()) {
             while let Some(e) = p.events.get(*c).filter(|e| e.step == step) {
-                writeln!(out, "{},{},{},{},{}", p.name, e.neuron, e.batch, e.step, time)?;
+                writeln!(
+                    out,
+                    "{},{},{},{},{}",
+                    p.name, e.neuron, e.batch, e.step, time
+                )?;
                 *c += 1;
             }
         }

@@ -56,7 +56,7 @@ pub enum RunError {
         /// File.
         file: String,
         /// Cause, with line, column and field path.
-        source: ember_engine::scenario::ParseError,
+        source: Box<ember_engine::scenario::ParseError>,
     },
     /// The scenario is invalid.
     #[error("{file}: {source}")]
@@ -64,7 +64,7 @@ pub enum RunError {
         /// File.
         file: String,
         /// Cause, with field path.
-        source: BuildError,
+        source: Box<BuildError>,
     },
     /// The step schedule is invalid (a bug or a conflicting user system).
     #[error(transparent)]
@@ -87,7 +87,10 @@ impl RunError {
     pub fn is_input_error(&self) -> bool {
         matches!(
             self,
-            RunError::Read { .. } | RunError::Format { .. } | RunError::Parse { .. } | RunError::Build { .. }
+            RunError::Read { .. }
+                | RunError::Format { .. }
+                | RunError::Parse { .. }
+                | RunError::Build { .. }
         )
     }
 }
@@ -123,7 +126,7 @@ pub fn load(file: &Path) -> Result<(String, Scenario), RunError> {
 pub fn parse(file: &str, text: &str) -> Result<Scenario, RunError> {
     Scenario::from_toml(text).map_err(|source| RunError::Parse {
         file: file.to_owned(),
-        source,
+        source: Box::new(source),
     })
 }
 
@@ -135,7 +138,7 @@ pub fn build(
 ) -> Result<(Simulation, ember_engine::ScenarioHandles), RunError> {
     let err = |source| RunError::Build {
         file: file.to_owned(),
-        source,
+        source: Box::new(source),
     };
     let config: SimConfig = sc.config(threads).map_err(err)?;
     let mut sim = Simulation::new(config).map_err(err)?;

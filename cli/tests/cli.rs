@@ -51,7 +51,10 @@ fn write_short_cuba(dir: &Path, name: &str, duration: &str, extra_simulation: &s
         &format!("duration = {duration}{extra_simulation}"),
         1,
     );
-    assert_ne!(text, BUNDLED_CUBA, "cuba.toml no longer says `duration = 1000.0`");
+    assert_ne!(
+        text, BUNDLED_CUBA,
+        "cuba.toml no longer says `duration = 1000.0`"
+    );
     let path = dir.join(format!("{name}.toml"));
     fs::write(&path, text).unwrap();
     path
@@ -59,7 +62,12 @@ fn write_short_cuba(dir: &Path, name: &str, duration: &str, extra_simulation: &s
 
 /// Runs `ember run file --out out <extra…>` and asserts success.
 fn run_ok(file: &Path, out: &Path, extra: &[&str]) {
-    let mut args = vec!["run", file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let o = ember(file.parent().unwrap(), &args);
     assert_success(&o);
@@ -246,7 +254,10 @@ fn thread_count_does_not_change_outputs() {
     let spikes2 = fs::read(two.join("spikes.csv")).unwrap();
     let lines = spikes1.iter().filter(|&&b| b == b'\n').count();
     assert!(lines > 1, "spikes.csv has no spikes");
-    assert!(spikes1 == spikes2, "spikes.csv differs between 1 and 2 threads");
+    assert!(
+        spikes1 == spikes2,
+        "spikes.csv differs between 1 and 2 threads"
+    );
 
     let mut s1 = read_json(&one.join("summary.json"));
     let mut s2 = read_json(&two.join("summary.json"));
@@ -263,12 +274,24 @@ fn thread_count_does_not_change_outputs() {
         o.shift_remove("wall_seconds");
         o.shift_remove("threads");
     }
-    assert_eq!(s1, s2, "summary.json differs beyond wall_seconds and threads");
+    assert_eq!(
+        s1, s2,
+        "summary.json differs beyond wall_seconds and threads"
+    );
 
     assert_png(&one.join("raster.png"));
-    assert!(!two.join("raster.png").exists(), "--no-plot wrote raster.png");
-    assert!(!one.join("traces.csv").exists(), "nothing traced, yet traces.csv");
-    assert!(!one.join("traces.png").exists(), "nothing traced, yet traces.png");
+    assert!(
+        !two.join("raster.png").exists(),
+        "--no-plot wrote raster.png"
+    );
+    assert!(
+        !one.join("traces.csv").exists(),
+        "nothing traced, yet traces.csv"
+    );
+    assert!(
+        !one.join("traces.png").exists(),
+        "nothing traced, yet traces.png"
+    );
 }
 
 #[test]
@@ -312,7 +335,11 @@ fn spikes_csv_header_and_order() {
     }
     let summary = read_json(&out.join("summary.json"));
     let pops = check_summary(&summary, 500, 50.0, 1, 2);
-    assert_eq!(counts, [pops[0].2, pops[1].2], "row counts ≠ summary spikes");
+    assert_eq!(
+        counts,
+        [pops[0].2, pops[1].2],
+        "row counts ≠ summary spikes"
+    );
     for b in 0..2 {
         assert!(
             rows.iter().any(|r| r.batch == b),
@@ -411,7 +438,10 @@ fn default_output_directory_is_out_slash_stem() {
     let o = ember(tmp.path(), &["run", "tiny.toml", "--no-plot"]);
     assert_success(&o);
     for f in ["spikes.csv", "summary.json", "traces.csv"] {
-        assert!(tmp.path().join("out/tiny").join(f).is_file(), "out/tiny/{f}");
+        assert!(
+            tmp.path().join("out/tiny").join(f).is_file(),
+            "out/tiny/{f}"
+        );
     }
 }
 
@@ -440,4 +470,49 @@ fn run_without_file_runs_bundled_cuba() {
     let (header, rows) = read_spikes(&out.join("spikes.csv"));
     assert_eq!(header, "population,neuron,batch,step,time");
     assert_eq!(rows.len() as u64, pops.iter().map(|p| p.2).sum::<u64>());
+}
+
+/// SCENARIO.md: "The format is chosen by extension: `.toml` (primary …), `.json`, `.ron`."
+#[test]
+#[ignore = "gap: SCENARIO.md accepts .json scenarios; ember rejects them (`unsupported scenario format `json`; expected a .toml file`)"]
+fn json_scenario_gives_the_same_outputs_as_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = ember_cli::run::parse("traces.toml", include_str!("data/traces.toml")).unwrap();
+    let json = tmp.path().join("traces.json");
+    fs::write(&json, serde_json::to_string_pretty(&sc).unwrap()).unwrap();
+    run_ok(&json, &tmp.path().join("from_json"), &["--no-plot"]);
+    run_ok(
+        &data("traces.toml"),
+        &tmp.path().join("from_toml"),
+        &["--no-plot"],
+    );
+    for f in ["spikes.csv", "traces.csv"] {
+        assert_eq!(
+            fs::read(tmp.path().join("from_json").join(f)).unwrap(),
+            fs::read(tmp.path().join("from_toml").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+/// SCENARIO.md: "With `--format npy`, spikes and traces are also written as `.npy` arrays."
+#[test]
+#[ignore = "gap: SCENARIO.md documents `--format npy`; ember has no --format option (clap: unexpected argument '--format')"]
+fn format_npy_also_writes_npy_arrays() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    run_ok(
+        &data("traces.toml"),
+        &out,
+        &["--no-plot", "--format", "npy"],
+    );
+    for f in ["spikes.csv", "traces.csv", "spikes.npy", "traces.npy"] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    for f in ["spikes.npy", "traces.npy"] {
+        assert!(
+            fs::read(out.join(f)).unwrap().starts_with(b"\x93NUMPY"),
+            "{f}"
+        );
+    }
 }

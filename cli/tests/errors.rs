@@ -130,7 +130,10 @@ fn missing_required_parameter() {
 fn unknown_parameter() {
     insta::assert_snapshot!(
         "unknown_parameter",
-        error_of(&edit("tc_membrane = 20.0", "tc_membrane = 20.0, tau_m = 20.0"))
+        error_of(&edit(
+            "tc_membrane = 20.0",
+            "tc_membrane = 20.0, tau_m = 20.0"
+        ))
     );
 }
 
@@ -154,7 +157,10 @@ fn reset_v_not_below_thresh_v() {
 fn per_neuron_reset_v_above_thresh_v() {
     insta::assert_snapshot!(
         "per_neuron_reset_v_above_thresh_v",
-        error_of(&edit("reset_v = -60.0", "reset_v = [-60.0, -60.0, -40.0, -60.0]"))
+        error_of(&edit(
+            "reset_v = -60.0",
+            "reset_v = [-60.0, -60.0, -40.0, -60.0]"
+        ))
     );
 }
 
@@ -258,18 +264,12 @@ fn nan_probability() {
 
 #[test]
 fn size_zero() {
-    insta::assert_snapshot!(
-        "size_zero",
-        error_of(&edit("size = 2", "size = 0"))
-    );
+    insta::assert_snapshot!("size_zero", error_of(&edit("size = 2", "size = 0")));
 }
 
 #[test]
 fn negative_size() {
-    insta::assert_snapshot!(
-        "negative_size",
-        error_of(&edit("size = 2", "size = -2"))
-    );
+    insta::assert_snapshot!("negative_size", error_of(&edit("size = 2", "size = -2")));
 }
 
 #[test]
@@ -316,7 +316,10 @@ fn probability_above_one() {
 fn per_neuron_parameter_list_of_wrong_length() {
     insta::assert_snapshot!(
         "per_neuron_parameter_list_of_wrong_length",
-        error_of(&edit("thresh_v = -50.0", "thresh_v = [-50.0, -50.0, -50.0]"))
+        error_of(&edit(
+            "thresh_v = -50.0",
+            "thresh_v = [-50.0, -50.0, -50.0]"
+        ))
     );
 }
 
@@ -327,17 +330,17 @@ fn per_neuron_initial_voltage_of_wrong_length() {
         "tc_membrane = 20.0 }\n",
         "tc_membrane = 20.0 }\ninit = { voltage = [-60.0, -55.0] }\n",
     );
-    insta::assert_snapshot!("per_neuron_initial_voltage_of_wrong_length", error_of(&text));
+    insta::assert_snapshot!(
+        "per_neuron_initial_voltage_of_wrong_length",
+        error_of(&text)
+    );
 }
 
 #[test]
 fn toml_syntax_error_names_line_and_column() {
     let msg = error_of(&edit("weight = 1.62", "weight = = 1.62"));
     // Line 23 is `weight = = 1.62`; column 10 is the second `=`.
-    assert!(
-        msg.starts_with("bad.toml: line 23, column 10:"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("bad.toml: line 23, column 10:"), "{msg}");
     assert!(msg.contains("extra `=`"), "{msg}");
 }
 
@@ -402,7 +405,10 @@ fn unknown_synapse_model() {
 fn unknown_synapse_parameter() {
     insta::assert_snapshot!(
         "unknown_synapse_parameter",
-        error_of(&edit("time_constant = 5.0", "time_constant = 5.0, tau = 5.0"))
+        error_of(&edit(
+            "time_constant = 5.0",
+            "time_constant = 5.0, tau = 5.0"
+        ))
     );
 }
 
@@ -456,7 +462,9 @@ fn unknown_stimulus_field() {
 fn record_with_population_and_projection() {
     insta::assert_snapshot!(
         "record_with_population_and_projection",
-        error_of(&with("[[record]]\npopulation = \"inh\"\nprojection = \"exc_to_inh\"\n"))
+        error_of(&with(
+            "[[record]]\npopulation = \"inh\"\nprojection = \"exc_to_inh\"\n"
+        ))
     );
 }
 
@@ -518,10 +526,7 @@ fn unknown_init_field() {
 fn uniform_bounds_reversed() {
     insta::assert_snapshot!(
         "uniform_bounds_reversed",
-        error_of(&edit(
-            "weight = 1.62",
-            "weight = { uniform = [2.0, 1.0] }"
-        ))
+        error_of(&edit("weight = 1.62", "weight = { uniform = [2.0, 1.0] }"))
     );
 }
 
@@ -579,7 +584,10 @@ fn negative_delay() {
 fn stimulus_stop_before_start() {
     insta::assert_snapshot!(
         "stimulus_stop_before_start",
-        error_of(&edit("amplitude = 0.5", "amplitude = 0.5\nstart = 0.5\nstop = 0.2"))
+        error_of(&edit(
+            "amplitude = 0.5",
+            "amplitude = 0.5\nstart = 0.5\nstop = 0.2"
+        ))
     );
 }
 

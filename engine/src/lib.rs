@@ -39,11 +39,12 @@ pub mod value;
 pub use clock::Clock;
 pub use connectivity::ConnectRule;
 pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
-pub use model::{ModelSet, ModelSystems, NeuronModel, ParamReader, SpawnContext, SynapseModel};
+pub use model::{
+    ModelSet, ModelSystems, NeuronModel, ParamReader, Slot, SpawnContext, SynapseModel,
+};
 pub use phase::{Phase, Step};
 pub use population::{
-    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput,
-    Voltage,
+    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
 };
 pub use projection::{
     Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,
@@ -51,7 +52,7 @@ pub use projection::{
 };
 pub use record::{SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable};
 pub use scenario::{Scenario, ScenarioHandles};
-pub use simulation::{PopulationOptions, RunForError, SimConfig, Simulation};
+pub use simulation::{ENGINE, PopulationOptions, RunForError, SimConfig, Simulation};
 pub use value::{Param, ValueSpec};
 
 /// Re-export of bevy_ecs, so user crates use the same version.
@@ -60,8 +61,8 @@ pub use bevy_ecs;
 /// The types most programs need.
 pub mod prelude {
     pub use crate::{
-        BuildError, Clock, ConnectRule, NeuronModel, Param, Phase, PopulationId,
-        PopulationOptions, ProjectionId, Refractory, Scenario, SimConfig, Simulation, Spikes,
-        SynapseModel, SynapticInput, TraceVariable, ValueSpec, Voltage,
+        BuildError, Clock, ConnectRule, NeuronModel, Param, Phase, PopulationId, PopulationOptions,
+        ProjectionId, Refractory, Scenario, SimConfig, Simulation, Spikes, SynapseModel,
+        SynapticInput, TraceVariable, ValueSpec, Voltage,
     };
 }

@@ -93,7 +93,9 @@ pub trait SynapseModel: Component + Sized {
     }
 }
 
-/// The system set of one model's systems within one phase.
+/// The system set of one model's systems within one phase (`model = "ember"` for the
+/// engine's own systems). Use it to order a system relative to a model:
+/// `.after(ModelSet { model: "lif", phase: Phase::Integrate })`.
 #[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ModelSet {
     /// The model's registry name.
@@ -102,38 +104,68 @@ pub struct ModelSet {
     pub phase: Phase,
 }
 
+/// The `index`-th slot of a phase: every group of systems placed with
+/// [`ModelSystems::add`] or [`Simulation::add_systems_in`](crate::Simulation::add_systems_in)
+/// gets the next slot, and slot n runs after slot n − 1.
+#[derive(SystemSet, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Slot {
+    /// The phase.
+    pub phase: Phase,
+    /// Position within the phase, in registration order.
+    pub index: u32,
+}
+
+/// The next free slot of each phase.
+#[derive(Default)]
+pub(crate) struct SlotChain {
+    next: BTreeMap<Phase, u32>,
+}
+
+impl SlotChain {
+    /// Allocates the next slot of `phase`, ordered after the previous one.
+    pub(crate) fn next_slot(&mut self, schedule: &mut Schedule, phase: Phase) -> Slot {
+        let index = self.next.entry(phase).or_insert(0);
+        let slot = Slot {
+            phase,
+            index: *index,
+        };
+        if *index == 0 {
+            schedule.configure_sets(slot.in_set(phase));
+        } else {
+            let prev = Slot {
+                phase,
+                index: *index - 1,
+            };
+            schedule.configure_sets(slot.in_set(phase).after(prev));
+        }
+        *index += 1;
+        slot
+    }
+}
+
 /// Places a model's systems in the step schedule (see the module docs).
 pub struct ModelSystems<'a> {
     pub(crate) schedule: &'a mut Schedule,
     pub(crate) model: &'static str,
-    pub(crate) tails: &'a mut BTreeMap<Phase, ModelSet>,
+    pub(crate) slots: &'a mut SlotChain,
 }
 
 impl ModelSystems<'_> {
-    /// Adds `systems` to `phase`, after every model registered earlier that has systems in
-    /// that phase.
+    /// Adds `systems` to `phase`, after everything registered earlier in that phase (the
+    /// engine's own systems, earlier models, earlier user systems). The systems are also in
+    /// [`ModelSet`] `{ model, phase }`.
     pub fn add<M>(
         &mut self,
         phase: Phase,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
     ) -> &mut Self {
+        let slot = self.slots.next_slot(self.schedule, phase);
         let set = ModelSet {
             model: self.model,
             phase,
         };
         let configs: ScheduleConfigs<ScheduleSystem> = systems.into_configs();
-        match self.tails.get(&phase).copied() {
-            Some(prev) if prev != set => {
-                self.schedule
-                    .configure_sets(set.in_set(phase).after(prev));
-            }
-            Some(_) => {}
-            None => {
-                self.schedule.configure_sets(set.in_set(phase));
-            }
-        }
-        self.tails.insert(phase, set);
-        self.schedule.add_systems(configs.in_set(set));
+        self.schedule.add_systems(configs.in_set(slot).in_set(set));
         self
     }
 }

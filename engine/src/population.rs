@@ -71,7 +71,9 @@ impl Spikes {
     /// recording spikes never allocates in the step loop).
     pub fn new(size: u32, batch: u32) -> Self {
         Self {
-            lists: (0..batch).map(|_| Vec::with_capacity(size as usize)).collect(),
+            lists: (0..batch)
+                .map(|_| Vec::with_capacity(size as usize))
+                .collect(),
         }
     }
 

@@ -90,7 +90,8 @@ impl TraceRecorder {
     /// `k` (index into `neurons`) at sample `s`.
     pub fn value(&self, s: usize, variable: usize, b: usize, k: usize, batch: usize) -> f32 {
         let per_var = batch * self.neurons.len();
-        self.values[s * self.variables.len() * per_var + variable * per_var + b * self.neurons.len() + k]
+        self.values
+            [s * self.variables.len() * per_var + variable * per_var + b * self.neurons.len() + k]
     }
 }
 
@@ -120,7 +121,11 @@ pub fn record_spikes(
 pub fn record_traces(
     clock: Res<Clock>,
     mut recorders: Query<&mut TraceRecorder>,
-    state: Query<(Option<&Voltage>, Option<&Refractory>, Option<&SynapticInput>)>,
+    state: Query<(
+        Option<&Voltage>,
+        Option<&Refractory>,
+        Option<&SynapticInput>,
+    )>,
 ) {
     for mut rec in &mut recorders {
         if !clock.step.is_multiple_of(rec.every) {
@@ -139,7 +144,8 @@ pub fn record_traces(
                 TraceVariable::Input => i.map(|c| &c.0[..]).unwrap_or(&[]),
             };
             for copy in data.chunks_exact(size) {
-                rec.values.extend(rec.neurons.iter().map(|&j| copy[j as usize]));
+                rec.values
+                    .extend(rec.neurons.iter().map(|&j| copy[j as usize]));
             }
         }
     }

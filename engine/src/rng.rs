@@ -110,7 +110,11 @@ impl RngStream {
             return 0;
         }
         let k = self.next_open_f64().ln() / ln_q;
-        if k >= u64::MAX as f64 { u64::MAX } else { k as u64 }
+        if k >= u64::MAX as f64 {
+            u64::MAX
+        } else {
+            k as u64
+        }
     }
 }
 

@@ -215,7 +215,6 @@ pub enum ConnectivitySpec {
     },
 }
 
-
 const RULE_KEYS: &[&str] = &[
     "all_to_all",
     "one_to_one",
@@ -242,9 +241,8 @@ impl Serialize for ConnectivitySpec {
         match self {
             ConnectivitySpec::AllToAll { .. } => m.serialize_entry(key, &true)?,
             ConnectivitySpec::FixedProbability { p, .. } => m.serialize_entry(key, p)?,
-            ConnectivitySpec::FixedIndegree { k, .. } | ConnectivitySpec::FixedOutdegree { k, .. } => {
-                m.serialize_entry(key, k)?
-            }
+            ConnectivitySpec::FixedIndegree { k, .. }
+            | ConnectivitySpec::FixedOutdegree { k, .. } => m.serialize_entry(key, k)?,
             ConnectivitySpec::Pairs { pairs } => m.serialize_entry(key, pairs)?,
             ConnectivitySpec::OneToOne => unreachable!("serialised as a string above"),
         }
@@ -271,7 +269,10 @@ impl<'de> Visitor<'de> for ConnectivityVisitor {
         match v {
             "all_to_all" => Ok(ConnectivitySpec::AllToAll { autapses: None }),
             "one_to_one" => Ok(ConnectivitySpec::OneToOne),
-            other => Err(de::Error::unknown_variant(other, &["all_to_all", "one_to_one"])),
+            other => Err(de::Error::unknown_variant(
+                other,
+                &["all_to_all", "one_to_one"],
+            )),
         }
     }
 
@@ -535,7 +536,11 @@ impl Scenario {
 
 /// serde_path_to_error writes `population[1].params.?` style segments; keep them readable.
 fn clean_path(p: &str) -> String {
-    if p == "." { String::new() } else { p.replace(".?", "") }
+    if p == "." {
+        String::new()
+    } else {
+        p.replace(".?", "")
+    }
 }
 
 fn toml_error(text: &str, path: &str, e: &toml::de::Error) -> ParseError {
@@ -628,7 +633,8 @@ impl Simulation {
             ..Default::default()
         };
         for (i, p) in sc.populations.iter().enumerate() {
-            h.populations.push((p.name.clone(), self.build_population(i, p)?));
+            h.populations
+                .push((p.name.clone(), self.build_population(i, p)?));
         }
         let names: Vec<&str> = sc.populations.iter().map(|p| p.name.as_str()).collect();
         let lookup = |path: String, name: &str| -> Result<(usize, PopulationId), BuildError> {
@@ -648,8 +654,17 @@ impl Simulation {
                 .clone()
                 .unwrap_or_else(|| format!("{}_to_{}", p.pre, p.post));
             crate::simulation::check_name(&format!("{path}.name"), &name)?;
-            let rule = connect_rule(&format!("{path}.connectivity"), &p.connectivity, pre == post)?;
-            check_delay(&format!("{path}.delay"), &p.delay, p.delay_mode, self.config().step_time)?;
+            let rule = connect_rule(
+                &format!("{path}.connectivity"),
+                &p.connectivity,
+                pre == post,
+            )?;
+            check_delay(
+                &format!("{path}.delay"),
+                &p.delay,
+                p.delay_mode,
+                self.config().step_time,
+            )?;
             if let Some(pl) = &p.plasticity {
                 return Err(BuildError::new(
                     format!("{path}.plasticity"),
@@ -757,7 +772,11 @@ impl Simulation {
         Ok(h)
     }
 
-    fn build_population(&mut self, i: usize, p: &PopulationSpec) -> Result<PopulationId, BuildError> {
+    fn build_population(
+        &mut self,
+        i: usize,
+        p: &PopulationSpec,
+    ) -> Result<PopulationId, BuildError> {
         let path = format!("population[{i}]");
         crate::simulation::check_name(&format!("{path}.name"), &p.name)?;
         let builder = self.registry.neuron(&p.model).ok_or_else(|| {
@@ -856,7 +875,10 @@ fn check_delay(path: &str, d: &ValueSpec, mode: DelayMode, dt: f64) -> Result<()
     };
     for v in values {
         if v < 0.0 {
-            return Err(BuildError::invalid(path, format!("expected a delay ≥ 0 ms, got {v}")));
+            return Err(BuildError::invalid(
+                path,
+                format!("expected a delay ≥ 0 ms, got {v}"),
+            ));
         }
         let steps = match mode {
             DelayMode::Previous => (v / dt - 1e-9).ceil(),

@@ -6,7 +6,6 @@
 //! (large arrays split over rayon's pool), and the whole run executes inside one
 //! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
@@ -18,17 +17,18 @@ use bevy_ecs::system::ScheduleSystem;
 use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
-use crate::model::{ModelSet, ModelSystems, NeuronModel, SpawnContext, SynapseModel};
+use crate::model::{ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
 use crate::phase::{Phase, Step};
 use crate::population::{
-    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput,
-    Voltage,
+    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
 };
 use crate::projection::{
-    IncomingProjections, Projection, ProjectionCurrent, ProjectionId,
-    ProjectsFrom, ProjectsTo, Weights,
+    IncomingProjections, Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo,
+    Weights,
 };
-use crate::record::{SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable, record_spikes, record_traces};
+use crate::record::{
+    SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable, record_spikes, record_traces,
+};
 use crate::registry::ModelRegistry;
 use crate::stimulus::{CurrentStimulus, apply_current_stimuli};
 use crate::value::{Param, ValueSpec};
@@ -56,6 +56,9 @@ impl Default for SimConfig {
         }
     }
 }
+
+/// The [`ModelSet`](crate::ModelSet) name of the engine's own systems.
+pub const ENGINE: &str = "ember";
 
 /// Options of a population beyond its model parameters.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +96,7 @@ pub struct Simulation {
     pool: Arc<rayon::ThreadPool>,
     config: SimConfig,
     pub(crate) registry: ModelRegistry,
-    tails: BTreeMap<Phase, ModelSet>,
+    slots: SlotChain,
     populations: Vec<(String, Entity)>,
     projections: Vec<(String, Entity)>,
 }
@@ -156,23 +159,30 @@ impl Simulation {
             )
                 .chain(),
         );
-        schedule.add_systems((
-            clear_inputs.in_set(Phase::Start),
-            apply_current_stimuli.in_set(Phase::Stimuli),
-            aggregate_projection_currents.in_set(Phase::Aggregate),
-            (record_spikes, record_traces, count_spikes).in_set(Phase::Record),
-            tick_clock.in_set(Phase::End),
-        ));
-        Ok(Self {
+        let mut sim = Self {
             world,
             schedule,
             pool: Arc::new(pool),
             config: SimConfig { threads, ..config },
             registry: ModelRegistry::default(),
-            tails: BTreeMap::new(),
+            slots: SlotChain::default(),
             populations: Vec::new(),
             projections: Vec::new(),
-        })
+        };
+        // The engine's own systems take the first slot of their phases, through the same
+        // path as models: everything registered later is ordered after them.
+        let mut engine = ModelSystems {
+            schedule: &mut sim.schedule,
+            model: ENGINE,
+            slots: &mut sim.slots,
+        };
+        engine
+            .add(Phase::Start, clear_inputs)
+            .add(Phase::Stimuli, apply_current_stimuli)
+            .add(Phase::Aggregate, aggregate_projection_currents)
+            .add(Phase::Record, (record_spikes, record_traces, count_spikes))
+            .add(Phase::End, tick_clock);
+        Ok(sim)
     }
 
     /// The configuration (with `threads` resolved to the actual count).
@@ -195,7 +205,25 @@ impl Simulation {
         &mut self.world
     }
 
-    /// Adds user systems to the step schedule; place them with `.in_set(Phase::…)`.
+    /// Adds user systems to `phase`, ordered after everything registered in that phase so
+    /// far (the engine's own systems, models, earlier user systems) and before anything
+    /// registered later. This is the simplest way to extend a phase without ordering
+    /// conflicts: a system that writes `SynapticInput` in [`Phase::Stimuli`] runs after the
+    /// built-in current stimuli.
+    pub fn add_systems_in<M>(
+        &mut self,
+        phase: Phase,
+        systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
+    ) -> &mut Self {
+        let slot = self.slots.next_slot(&mut self.schedule, phase);
+        self.schedule.add_systems(systems.in_set(slot));
+        self
+    }
+
+    /// Adds user systems to the step schedule with full control: place them with
+    /// `.in_set(Phase::…)` and order them against [`ModelSet`](crate::ModelSet)s or
+    /// [`Slot`](crate::model::Slot)s yourself (conflicting systems without an order make
+    /// [`Simulation::initialize`] fail).
     pub fn add_systems<M>(
         &mut self,
         systems: impl IntoScheduleConfigs<ScheduleSystem, M>,
@@ -216,7 +244,7 @@ impl Simulation {
             let mut systems = ModelSystems {
                 schedule: &mut self.schedule,
                 model: M::NAME,
-                tails: &mut self.tails,
+                slots: &mut self.slots,
             };
             M::add_systems(&mut systems);
         }
@@ -229,7 +257,7 @@ impl Simulation {
             let mut systems = ModelSystems {
                 schedule: &mut self.schedule,
                 model: S::NAME,
-                tails: &mut self.tails,
+                slots: &mut self.slots,
             };
             S::add_systems(&mut systems);
         }
@@ -254,7 +282,13 @@ impl Simulation {
         model: M,
         options: PopulationOptions,
     ) -> Result<PopulationId, BuildError> {
-        self.add_population_at(&format!("population \"{name}\""), name, size, model, options)
+        self.add_population_at(
+            &format!("population \"{name}\""),
+            name,
+            size,
+            model,
+            options,
+        )
     }
 
     pub(crate) fn add_population_at<M: NeuronModel>(
@@ -295,7 +329,7 @@ impl Simulation {
         let refrac = match &options.refrac {
             Some(p) => {
                 let r = init_array(&format!("{path}.init.refrac"), p, n, batch)?;
-                if let Some(bad) = r.iter().find(|r| !(**r >= 0.0)) {
+                if let Some(bad) = r.iter().find(|r| r.is_nan() || **r < 0.0) {
                     return Err(BuildError::invalid(
                         format!("{path}.init.refrac"),
                         format!("expected refractory times ≥ 0 ms, got {bad}"),
@@ -348,7 +382,10 @@ impl Simulation {
         self.add_projection_at(&path, &name, pre, post, rule, weights, synapse)
     }
 
-    #[expect(clippy::too_many_arguments, reason = "internal builder shared by the Rust and scenario paths")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "internal builder shared by the Rust and scenario paths"
+    )]
     pub(crate) fn add_projection_at<S: SynapseModel>(
         &mut self,
         path: &str,
@@ -719,7 +756,10 @@ fn init_array(path: &str, p: &Param, n: usize, batch: u32) -> Result<Vec<f32>, B
         ));
     }
     if let Some(v) = p.values().iter().find(|v| !v.is_finite()) {
-        return Err(BuildError::invalid(path, format!("expected finite values, got {v}")));
+        return Err(BuildError::invalid(
+            path,
+            format!("expected finite values, got {v}"),
+        ));
     }
     let one = p.to_vec(n);
     Ok((0..batch).flat_map(|_| one.iter().copied()).collect())

@@ -58,6 +58,10 @@ impl Param {
     }
 
     /// The number of stored values if per element, `None` for a scalar.
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a scalar has no length; `None` says so"
+    )]
     pub fn len(&self) -> Option<usize> {
         match self {
             Param::Scalar(_) => None,
@@ -224,12 +228,24 @@ impl Serialize for ValueSpec {
             }
             ValueSpec::Normal { mean, std } => {
                 let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry("normal", &NormalParams { mean: *mean, std: *std })?;
+                m.serialize_entry(
+                    "normal",
+                    &NormalParams {
+                        mean: *mean,
+                        std: *std,
+                    },
+                )?;
                 m.end()
             }
             ValueSpec::LogNormal { mu, sigma } => {
                 let mut m = s.serialize_map(Some(1))?;
-                m.serialize_entry("lognormal", &LogNormalParams { mu: *mu, sigma: *sigma })?;
+                m.serialize_entry(
+                    "lognormal",
+                    &LogNormalParams {
+                        mu: *mu,
+                        sigma: *sigma,
+                    },
+                )?;
                 m.end()
             }
         }
@@ -350,12 +366,21 @@ mod tests {
 
     #[test]
     fn uniform_draws_depend_on_identity_only() {
-        let spec = ValueSpec::Uniform { lo: -60.0, hi: -50.0 };
-        let a = spec.realize(100, 9, "exc.init.voltage").unwrap().to_vec(100);
+        let spec = ValueSpec::Uniform {
+            lo: -60.0,
+            hi: -50.0,
+        };
+        let a = spec
+            .realize(100, 9, "exc.init.voltage")
+            .unwrap()
+            .to_vec(100);
         let b = spec.realize(50, 9, "exc.init.voltage").unwrap().to_vec(50);
         assert_eq!(&a[..50], &b[..]);
         assert!(a.iter().all(|v| (-60.0..-50.0).contains(v)));
-        let c = spec.realize(100, 10, "exc.init.voltage").unwrap().to_vec(100);
+        let c = spec
+            .realize(100, 10, "exc.init.voltage")
+            .unwrap()
+            .to_vec(100);
         assert_ne!(a, c);
     }
 
@@ -363,15 +388,32 @@ mod tests {
     fn rejects_nan_and_bad_distributions() {
         assert!(ValueSpec::Scalar(f64::NAN).check().is_err());
         assert!(ValueSpec::Uniform { lo: 1.0, hi: 0.0 }.check().is_err());
-        assert!(ValueSpec::Normal { mean: 0.0, std: -1.0 }.check().is_err());
-        assert!(ValueSpec::LogNormal { mu: 0.0, sigma: -1.0 }.check().is_err());
+        assert!(
+            ValueSpec::Normal {
+                mean: 0.0,
+                std: -1.0
+            }
+            .check()
+            .is_err()
+        );
+        assert!(
+            ValueSpec::LogNormal {
+                mu: 0.0,
+                sigma: -1.0
+            }
+            .check()
+            .is_err()
+        );
     }
 
     #[test]
     fn lognormal_is_positive() {
-        let p = ValueSpec::LogNormal { mu: 0.0, sigma: 1.0 }
-            .realize(1000, 1, "w")
-            .unwrap();
+        let p = ValueSpec::LogNormal {
+            mu: 0.0,
+            sigma: 1.0,
+        }
+        .realize(1000, 1, "w")
+        .unwrap();
         assert!(p.values().iter().all(|v| *v > 0.0));
     }
 }

@@ -16,18 +16,16 @@
 //! Both systems find their populations by the user component [`HomeostaticController`]
 //! inserted on the population entity; populations without it are left alone. The engine
 //! knows nothing about either: the phases they are placed in order them relative to the
-//! neuron models, recorders and clock. One extra constraint is needed: the engine's own
-//! current-stimulus system also writes `SynapticInput` in [`Phase::Stimuli`], and the step
-//! schedule rejects two unordered writers of one component (ambiguity detection is an
-//! error), so [`add_homeostasis_systems`] orders `inject_bias` after
-//! [`apply_current_stimuli`] explicitly.
+//! neuron models, recorders and clock. Within a phase, [`Simulation::add_systems_in`] puts
+//! them after everything registered there before (here: the engine's own current stimuli,
+//! which also write `SynapticInput`), so the order — and with it every float sum — is fixed
+//! and the schedule has no ambiguity.
 
 use std::error::Error;
 
 use bevy_ecs::prelude::*;
 use ember_engine::Population;
 use ember_engine::prelude::*;
-use ember_engine::stimulus::apply_current_stimuli;
 use ember_models::Lif;
 
 /// Per-neuron homeostatic controller state, a user component on a population entity.
@@ -106,15 +104,8 @@ pub fn inject_bias(
 ///
 /// Call once per simulation, whatever the number of controlled populations.
 pub fn add_homeostasis_systems(sim: &mut Simulation) {
-    sim.add_systems((
-        estimate_rates.in_set(Phase::Record),
-        // The engine's stimulus system also adds to `SynapticInput` in this phase; the two
-        // are ordered explicitly (both only add, but a fixed order keeps float sums
-        // bit-reproducible, and the schedule rejects unordered writers of one component).
-        inject_bias
-            .in_set(Phase::Stimuli)
-            .after(apply_current_stimuli),
-    ));
+    sim.add_systems_in(Phase::Record, estimate_rates)
+        .add_systems_in(Phase::Stimuli, inject_bias);
 }
 
 /// Settings of [`run_homeostasis`].

@@ -171,8 +171,7 @@ const TRACE_H_DELTA: [f64; 10] = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0
 
 /// INFERNO.md trace H, SingleExponential τ = 5 (Q = 1, Δt = 1, spikes at calls 0 and 3).
 const TRACE_H_EXP: [f64; 10] = [
-    0.2, 0.163746, 0.134064, 0.309762, 0.253612, 0.20764, 0.170001, 0.139185, 0.113955,
-    0.093299,
+    0.2, 0.163746, 0.134064, 0.309762, 0.253612, 0.20764, 0.170001, 0.139185, 0.113955, 0.093299,
 ];
 
 /// INFERNO.md trace H, SingleExponential τ = 5, Δt = 0.5, one spike at call 0.
@@ -200,7 +199,12 @@ fn run_synapse<S: SynapseModel>(
     let mut sim = new_sim(step_time);
     let n_pre = pre_spikes.len() as u32;
     let driver = sim
-        .add_population("driver", n_pre, Exact::new(-60.0, -40.0), Default::default())
+        .add_population(
+            "driver",
+            n_pre,
+            Exact::new(-60.0, -40.0),
+            Default::default(),
+        )
         .unwrap();
     for (i, steps) in pre_spikes.iter().enumerate() {
         for &s in *steps {
@@ -253,7 +257,10 @@ fn assert_shifted_trace(what: &str, run: &SynapseRun, inferno: &[f64], scale: f6
     let expected: Vec<f64> = inferno.iter().map(|v| v * scale).collect();
     assert_all_close(what, &run.current[1..], &expected);
     // Aggregation: the post neuron's input is exactly the one projection's current.
-    assert_eq!(run.post_input, run.current, "{what}: post input = projection current");
+    assert_eq!(
+        run.post_input, run.current,
+        "{what}: post input = projection current"
+    );
 }
 
 #[test]
@@ -420,8 +427,14 @@ fn exact_neuron_voltage_is_threshold_on_spike_steps_and_rest_otherwise() {
     assert_eq!(sim.get::<Voltage>(pop).unwrap().0, rest);
     // Steps 0..5: neuron 0 gets +0.5 (spikes), neuron 1 gets 0 (no spike: input must be
     // > 0), neuron 2 gets −1 (no spike).
-    sim.add_current(pop, Param::PerElement(vec![0.5, 0.0, -1.0]), 0.0, Some(5.0), None)
-        .unwrap();
+    sim.add_current(
+        pop,
+        Param::PerElement(vec![0.5, 0.0, -1.0]),
+        0.0,
+        Some(5.0),
+        None,
+    )
+    .unwrap();
     // Step 2: neuron 2 gets +2 more (net +1 > 0: spikes).
     sim.add_current(pop, Param::Scalar(2.0), 2.0, Some(3.0), Some(vec![2]))
         .unwrap();

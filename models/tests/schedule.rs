@@ -6,8 +6,8 @@ use std::sync::OnceLock;
 use ember_engine::bevy_ecs::prelude::*;
 
 use ember_engine::prelude::*;
-use ember_engine::{Connectivity, SpikeEvent, SpikeTotal};
 use ember_engine::stimulus::apply_current_stimuli;
+use ember_engine::{Connectivity, SpikeEvent, SpikeTotal};
 use ember_models::neurons::PARALLEL_MIN_NEURONS;
 use ember_models::{DeltaCurrent, Exact, Lif, SingleExponentialCurrent, register_all};
 
@@ -175,10 +175,7 @@ fn recurrent_network(threads: usize) -> NetRun {
             },
         )
         .unwrap();
-    let synapses = sim
-        .get_projection::<Connectivity>(proj)
-        .unwrap()
-        .len();
+    let synapses = sim.get_projection::<Connectivity>(proj).unwrap().len();
     assert!(
         (180_000..220_000).contains(&synapses),
         "{synapses} synapses"
@@ -208,9 +205,16 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
     let mut neurons: Vec<u32> = one.spikes.iter().map(|e| e.neuron).collect();
     neurons.sort_unstable();
     neurons.dedup();
-    assert!(neurons.len() > 1000, "{} distinct neurons spiked", neurons.len());
+    assert!(
+        neurons.len() > 1000,
+        "{} distinct neurons spiked",
+        neurons.len()
+    );
     assert_eq!(one.spikes.len(), two.spikes.len());
-    assert!(one.spikes == two.spikes, "spike trains differ between 1 and 2 threads");
+    assert!(
+        one.spikes == two.spikes,
+        "spike trains differ between 1 and 2 threads"
+    );
     assert!(one.voltage == two.voltage, "final voltages differ");
 }
 
@@ -237,7 +241,9 @@ const PICKS: [usize; 10] = [
 ];
 
 fn draw(n: usize, seed: u64, lo: f64, hi: f64, name: &str) -> Param {
-    ValueSpec::Uniform { lo, hi }.realize(n, seed, name).unwrap()
+    ValueSpec::Uniform { lo, hi }
+        .realize(n, seed, name)
+        .unwrap()
 }
 
 /// Restricts per-element values to the neurons in [`PICKS`].
@@ -297,7 +303,8 @@ fn big_run(threads: usize) -> BigRun {
     let hom_lif = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
     let pops = [
         (
-            sim.add_population("het", BIG as u32, lif, init(&v0)).unwrap(),
+            sim.add_population("het", BIG as u32, lif, init(&v0))
+                .unwrap(),
             sim.add_population("het_small", PICKS.len() as u32, small_lif, init(&pick(&v0)))
                 .unwrap(),
         ),
@@ -381,7 +388,11 @@ fn parallel_chunk_path_matches_the_serial_kernel() {
     for (threads, run) in [(1, &big_runs().0), (2, &big_runs().1)] {
         for (kind, p) in ["heterogeneous", "homogeneous"].iter().zip(&run.picked) {
             let what = format!("{kind}, {threads} thread(s)");
-            assert_eq!(p.big_trace.len(), BIG_STEPS as usize * PICKS.len(), "{what}");
+            assert_eq!(
+                p.big_trace.len(),
+                BIG_STEPS as usize * PICKS.len(),
+                "{what}"
+            );
             assert!(
                 p.big_trace == p.small_trace,
                 "{what}: voltages of the parallel and serial paths differ"

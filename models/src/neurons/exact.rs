@@ -39,7 +39,11 @@ impl Exact {
 pub fn exact_step(p: &Exact, input: &[f32], voltage: &mut [f32], spikes: &mut Vec<u32>) {
     for (i, (&x, v)) in input.iter().zip(voltage.iter_mut()).enumerate() {
         let spike = x > 0.0;
-        *v = if spike { p.thresh_v.at(i) } else { p.rest_v.at(i) };
+        *v = if spike {
+            p.thresh_v.at(i)
+        } else {
+            p.rest_v.at(i)
+        };
         if spike {
             spikes.push(i as u32);
         }
@@ -48,7 +52,13 @@ pub fn exact_step(p: &Exact, input: &[f32], voltage: &mut [f32], spikes: &mut Ve
 
 /// The exact-neuron system ([`Phase::Integrate`]).
 pub fn exact_system(
-    mut q: Query<(&Population, &Exact, &SynapticInput, &mut Voltage, &mut Spikes)>,
+    mut q: Query<(
+        &Population,
+        &Exact,
+        &SynapticInput,
+        &mut Voltage,
+        &mut Spikes,
+    )>,
 ) {
     for (pop, p, input, mut v, mut spikes) in &mut q {
         let n = pop.size as usize;
@@ -101,6 +111,9 @@ mod tests {
 
     #[test]
     fn rest_must_be_below_threshold() {
-        assert_eq!(Exact::new(-40.0, -60.0).validate(1).unwrap_err().param, "rest_v");
+        assert_eq!(
+            Exact::new(-40.0, -60.0).validate(1).unwrap_err().param,
+            "rest_v"
+        );
     }
 }

@@ -207,6 +207,14 @@ pub struct LifKernel {
     chunk_spikes: Vec<Vec<u32>>,
 }
 
+/// The state a LIF step updates: one batch copy (or a chunk) of a population.
+pub struct LifState<'a> {
+    /// Membrane voltage, mV.
+    pub voltage: &'a mut [f32],
+    /// Remaining refractory time, ms.
+    pub refrac: &'a mut [f32],
+}
+
 /// Lanes per block of the kernel: blocks of this many neurons are computed branch-free,
 /// so the compiler turns them into packed SIMD instructions.
 const LANES: usize = 8;
@@ -224,17 +232,19 @@ pub fn lif_step<S: LifSource>(
     dt: f32,
     refrac_lock: bool,
     input: &[f32],
-    voltage: &mut [f32],
-    refrac: &mut [f32],
+    state: LifState<'_>,
     spikes: &mut Vec<u32>,
     index_offset: u32,
 ) {
+    let LifState { voltage, refrac } = state;
     let n = voltage.len();
     let (input, refrac) = (&input[..n], &mut refrac[..n]);
     let blocks = n / LANES;
     for blk in 0..blocks {
         let base = blk * LANES;
-        let v: &mut [f32; LANES] = (&mut voltage[base..base + LANES]).try_into().expect("block");
+        let v: &mut [f32; LANES] = (&mut voltage[base..base + LANES])
+            .try_into()
+            .expect("block");
         let r: &mut [f32; LANES] = (&mut refrac[base..base + LANES]).try_into().expect("block");
         let x: &[f32; LANES] = (&input[base..base + LANES]).try_into().expect("block");
         let mut flags = [0u8; LANES];
@@ -252,7 +262,14 @@ pub fn lif_step<S: LifSource>(
         }
     }
     for i in blocks * LANES..n {
-        if lif_neuron(&c.at(i), dt, refrac_lock, input[i], &mut voltage[i], &mut refrac[i]) {
+        if lif_neuron(
+            &c.at(i),
+            dt,
+            refrac_lock,
+            input[i],
+            &mut voltage[i],
+            &mut refrac[i],
+        ) {
             spikes.push(index_offset + i as u32);
         }
     }
@@ -260,13 +277,24 @@ pub fn lif_step<S: LifSource>(
 
 /// One neuron's step, branch-free (selects only); returns whether it spiked.
 #[inline(always)]
-fn lif_neuron(k: &LifCoefficients, dt: f32, refrac_lock: bool, x: f32, v: &mut f32, r: &mut f32) -> bool {
+fn lif_neuron(
+    k: &LifCoefficients,
+    dt: f32,
+    refrac_lock: bool,
+    x: f32,
+    v: &mut f32,
+    r: &mut f32,
+) -> bool {
     let rem = settle_refractory(*r - dt, dt);
     let active = rem == 0.0;
     let ri = if active { k.resistance * x } else { 0.0 };
     let v_old = *v;
     let integrated = k.rest_v + ri + (v_old - k.rest_v - ri) * k.decay;
-    let v_new = if active | !refrac_lock { integrated } else { v_old };
+    let v_new = if active | !refrac_lock {
+        integrated
+    } else {
+        v_old
+    };
     let spike = active & (v_new >= k.thresh_v);
     *v = if spike { k.reset_v } else { v_new };
     *r = if spike { k.refrac_t } else { rem };
@@ -279,7 +307,10 @@ const PARALLEL_CHUNK: usize = 16 * 1024;
 /// Runs [`lif_step`] over one batch copy, split into parallel chunks when it is large
 /// enough to pay for the fork-join. Chunks write their spikes to their own preallocated
 /// lists, concatenated in chunk order, so the result is identical for any thread count.
-#[expect(clippy::too_many_arguments, reason = "a kernel adapter over the state slices")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a kernel adapter over the state slices"
+)]
 fn lif_copy<S: LifSource>(
     c: &S,
     dt: f32,
@@ -291,7 +322,18 @@ fn lif_copy<S: LifSource>(
     chunk_spikes: &mut [Vec<u32>],
 ) {
     if v.len() < PARALLEL_MIN_NEURONS {
-        lif_step(c, dt, lock, input, v, r, spikes, 0);
+        lif_step(
+            c,
+            dt,
+            lock,
+            input,
+            LifState {
+                voltage: v,
+                refrac: r,
+            },
+            spikes,
+            0,
+        );
         return;
     }
     v.par_chunks_mut(PARALLEL_CHUNK)
@@ -301,7 +343,12 @@ fn lif_copy<S: LifSource>(
         .for_each(|(k, ((v, r), out))| {
             let s = k * PARALLEL_CHUNK;
             out.clear();
-            lif_step(&c.offset(s), dt, lock, &input[s..s + v.len()], v, r, out, s as u32);
+            let input = &input[s..s + v.len()];
+            let state = LifState {
+                voltage: v,
+                refrac: r,
+            };
+            lif_step(&c.offset(s), dt, lock, input, state, out, s as u32);
         });
     for out in chunk_spikes.iter() {
         spikes.extend_from_slice(out);
@@ -327,7 +374,11 @@ pub fn lif_system(
         let kernel = &mut *kernel;
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
-            let (inp, vv, rr) = (&input.0[range.clone()], &mut v.0[range.clone()], &mut r.0[range]);
+            let (inp, vv, rr) = (
+                &input.0[range.clone()],
+                &mut v.0[range.clone()],
+                &mut r.0[range],
+            );
             let out = spikes.batch_mut(b);
             match &kernel.uniform {
                 Some(c) => lif_copy(c, dt, lock.0, inp, vv, rr, out, &mut kernel.chunk_spikes),
@@ -442,7 +493,18 @@ mod tests {
     #[test]
     fn first_step_is_exact_exponential() {
         let (mut v, mut r, mut s) = ([-60.0f32], [0.0f32], vec![]);
-        lif_step(&trace_a(), 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
+        lif_step(
+            &trace_a(),
+            1.0,
+            true,
+            &[15.0],
+            LifState {
+                voltage: &mut v,
+                refrac: &mut r,
+            },
+            &mut s,
+            0,
+        );
         assert!((v[0] - (-58.57256)).abs() < 1e-4);
         assert!(s.is_empty());
     }
@@ -451,15 +513,48 @@ mod tests {
     fn spike_resets_and_refractory_includes_spike_step() {
         let c = trace_a();
         let (mut v, mut r, mut s) = ([-50.5f32], [0.0f32], vec![]);
-        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
+        lif_step(
+            &c,
+            1.0,
+            true,
+            &[15.0],
+            LifState {
+                voltage: &mut v,
+                refrac: &mut r,
+            },
+            &mut s,
+            0,
+        );
         assert_eq!(s, [0]);
         assert_eq!((v[0], r[0]), (-65.0, 2.0));
         // Next step: refractory (2 − 1 = 1 > 0): held at reset, no input, no spike.
         s.clear();
-        lif_step(&c, 1.0, true, &[1000.0], &mut v, &mut r, &mut s, 0);
+        lif_step(
+            &c,
+            1.0,
+            true,
+            &[1000.0],
+            LifState {
+                voltage: &mut v,
+                refrac: &mut r,
+            },
+            &mut s,
+            0,
+        );
         assert_eq!((v[0], r[0], s.len()), (-65.0, 1.0, 0));
         // Then active again: integrates.
-        lif_step(&c, 1.0, true, &[15.0], &mut v, &mut r, &mut s, 0);
+        lif_step(
+            &c,
+            1.0,
+            true,
+            &[15.0],
+            LifState {
+                voltage: &mut v,
+                refrac: &mut r,
+            },
+            &mut s,
+            0,
+        );
         assert_eq!(r[0], 0.0);
         assert!((v[0] - (-63.09675)).abs() < 1e-4);
     }
@@ -468,7 +563,18 @@ mod tests {
     fn without_lock_refractory_neurons_leak_with_zero_input() {
         let c = trace_a();
         let (mut v, mut r, mut s) = ([-65.0f32], [2.0f32], vec![]);
-        lif_step(&c, 1.0, false, &[1000.0], &mut v, &mut r, &mut s, 0);
+        lif_step(
+            &c,
+            1.0,
+            false,
+            &[1000.0],
+            LifState {
+                voltage: &mut v,
+                refrac: &mut r,
+            },
+            &mut s,
+            0,
+        );
         let expected = -60.0 + (-65.0f32 + 60.0) * (-0.1f32).exp();
         assert!((v[0] - expected).abs() < 1e-5);
         assert!(s.is_empty());
@@ -524,8 +630,30 @@ mod tests {
         let r0: Vec<f32> = (0..n).map(|i| if i % 7 == 0 { 1.0 } else { 0.0 }).collect();
         let (mut v1, mut r1, mut s1) = (v0.clone(), r0.clone(), vec![]);
         let (mut v2, mut r2, mut s2) = (v0.clone(), r0.clone(), vec![]);
-        lif_step(&c, 1.0, true, &input, &mut v1, &mut r1, &mut s1, 100);
-        lif_step(&LifSlices::new(&arrays), 1.0, true, &input, &mut v2, &mut r2, &mut s2, 100);
+        lif_step(
+            &c,
+            1.0,
+            true,
+            &input,
+            LifState {
+                voltage: &mut v1,
+                refrac: &mut r1,
+            },
+            &mut s1,
+            100,
+        );
+        lif_step(
+            &LifSlices::new(&arrays),
+            1.0,
+            true,
+            &input,
+            LifState {
+                voltage: &mut v2,
+                refrac: &mut r2,
+            },
+            &mut s2,
+            100,
+        );
         assert_eq!((&v1, &r1, &s1), (&v2, &r2, &s2));
         // Scalar reference, neuron by neuron.
         let mut expected = vec![];

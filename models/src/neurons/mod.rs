@@ -13,5 +13,9 @@ pub const PARALLEL_MIN_NEURONS: usize = 65_536;
 /// subtraction never lengthens the refractory period by a step.
 #[inline(always)]
 pub fn settle_refractory(r_minus_dt: f32, dt: f32) -> f32 {
-    if r_minus_dt < dt * 1e-4 { 0.0 } else { r_minus_dt }
+    if r_minus_dt < dt * 1e-4 {
+        0.0
+    } else {
+        r_minus_dt
+    }
 }

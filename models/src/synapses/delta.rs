@@ -8,8 +8,8 @@
 //! | `spike_charge` | pC | charge Q per spike | `≠ 0` |
 
 use bevy_ecs::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::prelude::*;
+use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, Weights,
@@ -63,7 +63,10 @@ impl SynapseModel for DeltaCurrent {
         if !(self.spike_charge.is_finite() && self.spike_charge != 0.0) {
             return Err(ParamError::new(
                 "spike_charge",
-                format!("must be a finite non-zero charge (pC), got {}", self.spike_charge),
+                format!(
+                    "must be a finite non-zero charge (pC), got {}",
+                    self.spike_charge
+                ),
             ));
         }
         Ok(())

@@ -14,8 +14,8 @@
 //! | `time_constant` | ms | decay time constant τ | `> 0` |
 
 use bevy_ecs::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::prelude::*;
+use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, SpawnContext, Weights,
@@ -75,7 +75,10 @@ impl SynapseModel for SingleExponentialCurrent {
         if !(self.spike_charge.is_finite() && self.spike_charge != 0.0) {
             return Err(ParamError::new(
                 "spike_charge",
-                format!("must be a finite non-zero charge (pC), got {}", self.spike_charge),
+                format!(
+                    "must be a finite non-zero charge (pC), got {}",
+                    self.spike_charge
+                ),
             ));
         }
         if !(self.time_constant.is_finite() && self.time_constant > 0.0) {
