@@ -44,7 +44,7 @@
 //! sim.add_current(exc, Param::Scalar(20.0), 0.0, None, None)?;
 //!
 //! sim.world_mut().init_resource::<SpikeCount>();
-//! sim.add_systems(count_spikes.in_set(Phase::Record)); // after every model has spiked
+//! sim.add_systems_in(Phase::Record, count_spikes); // after every model has spiked
 //! sim.run_for(100.0)?;
 //! println!("{} spikes in 100 ms", sim.world().resource::<SpikeCount>().0);
 //! # assert!(sim.world().resource::<SpikeCount>().0 > 100);

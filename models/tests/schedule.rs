@@ -223,7 +223,7 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
 const BIG: usize = PARALLEL_MIN_NEURONS + 4464;
 
 /// Steps of the large-population runs.
-const BIG_STEPS: u64 = 200;
+const BIG_STEPS: u64 = 100;
 
 /// Neurons compared between the parallel (large) and serial (small) paths: both ends and
 /// both sides of several chunk boundaries.
@@ -280,7 +280,7 @@ struct Picked {
 /// the heterogeneous population's [`PICKS`] (serial kernel path) with their parameters,
 /// initial voltages and currents.
 fn big_run(threads: usize) -> BigRun {
-    let mut sim = new_sim(0.5, threads);
+    let mut sim = new_sim(1.0, threads);
     let seed = sim.config().seed;
     let mut lif = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
     lif.tc_membrane = draw(BIG, seed, 5.0, 20.0, "big.params.tc_membrane");

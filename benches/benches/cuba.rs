@@ -1,0 +1,31 @@
+//! CUBA benchmark (Brette et al. 2007), the bundled 4000-neuron scenario.
+//!
+//! `build`: parse + connect (320 000 synapses) + schedule; `run_1s`: 10 000 steps of the
+//! built network (the simulation loop alone); `whole_1s`: both, as `ember run` does minus
+//! file output.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use ember_benches::build_cuba;
+
+fn cuba(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cuba_4000");
+    g.sample_size(10);
+    g.bench_function("build", |b| b.iter(|| build_cuba(1)));
+    g.bench_function("run_1s", |b| {
+        b.iter_batched(
+            || build_cuba(1),
+            |(mut sim, steps)| sim.run_steps(steps).expect("runs"),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("whole_1s", |b| {
+        b.iter(|| {
+            let (mut sim, steps) = build_cuba(1);
+            sim.run_steps(steps).expect("runs");
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cuba);
+criterion_main!(benches);
