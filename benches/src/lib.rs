@@ -29,7 +29,12 @@ pub fn lif_population(n: u32, threads: usize) -> (Simulation, PopulationId) {
     })
     .expect("simulation");
     let pop = sim
-        .add_population("lif", n, Lif::new(-65.0, -65.0, -50.0, 2.0, 20.0), Default::default())
+        .add_population(
+            "lif",
+            n,
+            Lif::new(-65.0, -65.0, -50.0, 2.0, 20.0),
+            Default::default(),
+        )
         .expect("population");
     sim.add_current(pop, 20.0.into(), 0.0, None, None)
         .expect("stimulus");

@@ -474,7 +474,7 @@ fn run_without_file_runs_bundled_cuba() {
 
 /// SCENARIO.md: "The format is chosen by extension: `.toml` (primary …), `.json`, `.ron`."
 #[test]
-#[ignore = "gap: SCENARIO.md accepts .json scenarios; ember rejects them (`unsupported scenario format `json`; expected a .toml file`)"]
+#[ignore = "issue 5: SCENARIO.md accepts .json scenarios; ember rejects them (`unsupported scenario format `json`; expected a .toml file`)"]
 fn json_scenario_gives_the_same_outputs_as_toml() {
     let tmp = tempfile::tempdir().unwrap();
     let sc = ember_cli::run::parse("traces.toml", include_str!("data/traces.toml")).unwrap();
@@ -497,7 +497,7 @@ fn json_scenario_gives_the_same_outputs_as_toml() {
 
 /// SCENARIO.md: "With `--format npy`, spikes and traces are also written as `.npy` arrays."
 #[test]
-#[ignore = "gap: SCENARIO.md documents `--format npy`; ember has no --format option (clap: unexpected argument '--format')"]
+#[ignore = "issue 5: SCENARIO.md documents `--format npy`; ember has no --format option (clap: unexpected argument '--format')"]
 fn format_npy_also_writes_npy_arrays() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");

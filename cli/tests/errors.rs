@@ -348,7 +348,6 @@ fn toml_syntax_error_names_line_and_column() {
 /// a doubled colon (`ParseError`'s Display appends `": {message}"` after a location that
 /// already ends in `:`). The snapshot holds the intended text.
 #[test]
-#[ignore = "bug: syntax errors print a doubled colon, `line 23, column 10:: extra ...`"]
 fn toml_syntax_error() {
     insta::assert_snapshot!(
         "toml_syntax_error",
@@ -366,7 +365,6 @@ fn toml_duplicate_key_names_line_and_column() {
 
 /// Same doubled colon as [`toml_syntax_error`]; the snapshot holds the intended text.
 #[test]
-#[ignore = "bug: syntax errors print a doubled colon, `line 5, column 1:: duplicate key`"]
 fn toml_duplicate_key() {
     insta::assert_snapshot!(
         "toml_duplicate_key",

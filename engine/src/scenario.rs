@@ -253,6 +253,17 @@ impl Serialize for ConnectivitySpec {
     }
 }
 
+fn rule_key(c: &ConnectivitySpec) -> &'static str {
+    match c {
+        ConnectivitySpec::AllToAll { .. } => "all_to_all",
+        ConnectivitySpec::OneToOne => "one_to_one",
+        ConnectivitySpec::FixedProbability { .. } => "fixed_probability",
+        ConnectivitySpec::FixedIndegree { .. } => "fixed_indegree",
+        ConnectivitySpec::FixedOutdegree { .. } => "fixed_outdegree",
+        ConnectivitySpec::Pairs { .. } => "pairs",
+    }
+}
+
 struct ConnectivityVisitor;
 
 impl<'de> Visitor<'de> for ConnectivityVisitor {
@@ -310,9 +321,10 @@ impl<'de> Visitor<'de> for ConnectivityVisitor {
                 },
                 other => return Err(de::Error::unknown_field(other, RULE_KEYS)),
             };
-            if rule.is_some() {
+            if let Some(first) = &rule {
                 return Err(de::Error::custom(format!(
-                    "more than one connection rule (second: `{key}`); give exactly one"
+                    "more than one connection rule (`{}` and `{key}`); give exactly one",
+                    rule_key(first)
                 )));
             }
             rule = Some(parsed);
@@ -467,7 +479,7 @@ pub struct RecordSpec {
 
 /// A scenario that could not be parsed: where, and what was expected.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{}{}: {message}", location(*line, *column), if path.is_empty() { String::new() } else { format!(" {path}") })]
+#[error("{}", self.render())]
 pub struct ParseError {
     /// Field path (may be empty for syntax errors).
     pub path: String,
@@ -479,10 +491,18 @@ pub struct ParseError {
     pub message: String,
 }
 
-fn location(line: Option<usize>, column: Option<usize>) -> String {
-    match (line, column) {
-        (Some(l), Some(c)) => format!("line {l}, column {c}:"),
-        _ => String::new(),
+impl ParseError {
+    /// `line L, column C: path: message`, leaving out the parts that are unknown.
+    fn render(&self) -> String {
+        let mut parts = Vec::with_capacity(3);
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            parts.push(format!("line {l}, column {c}"));
+        }
+        if !self.path.is_empty() {
+            parts.push(self.path.clone());
+        }
+        parts.push(self.message.clone());
+        parts.join(": ")
     }
 }
 

@@ -122,7 +122,7 @@ impl From<f64> for ValueSpec {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ValueError {
     /// A list whose length is not the element count.
-    #[error("expected {expected} values (one per element), got a list of {got}")]
+    #[error("expected a list of {expected} values, got {got}")]
     WrongLength {
         /// Element count.
         expected: usize,

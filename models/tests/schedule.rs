@@ -4,7 +4,6 @@
 use std::sync::OnceLock;
 
 use ember_engine::bevy_ecs::prelude::*;
-
 use ember_engine::prelude::*;
 use ember_engine::stimulus::apply_current_stimuli;
 use ember_engine::{Connectivity, SpikeEvent, SpikeTotal};
@@ -23,8 +22,9 @@ fn new_sim(step_time: f64, threads: usize) -> Simulation {
     sim
 }
 
-/// One population of every neuron model and one projection of every synapse model.
-fn every_model(sim: &mut Simulation) {
+/// One population of every neuron model and one projection of every synapse model;
+/// returns the (LIF, exact) populations.
+fn every_model(sim: &mut Simulation) -> (PopulationId, PopulationId) {
     let lif = sim
         .add_population(
             "lif",
@@ -59,6 +59,7 @@ fn every_model(sim: &mut Simulation) {
     .unwrap();
     sim.add_current(lif, Param::Scalar(15.0), 0.0, None, None)
         .unwrap();
+    (lif, exact)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -85,11 +86,16 @@ fn all_builtin_models_schedule_without_ambiguities() {
         sim.synapse_models(),
         ["delta_current", "single_exponential_current"]
     );
-    every_model(&mut sim);
+    let (lif, exact) = every_model(&mut sim);
     sim.initialize()
         .unwrap_or_else(|e| panic!("built-in schedule has conflicts: {e}"));
     sim.run_steps(20).unwrap();
     assert_eq!(sim.clock().step, 20);
+    // The LIF neurons fire in step 10 (trace A) and, through the delta projection, make the
+    // exact neurons fire in step 11 — once each within 20 steps.
+    let total = |p| sim.get::<SpikeTotal>(p).unwrap().0;
+    assert!(total(lif) >= 4, "LIF spikes: {}", total(lif));
+    assert_eq!(total(exact), 4);
 }
 
 #[test]
@@ -220,7 +226,7 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
 
 /// Neurons per large population: above `PARALLEL_MIN_NEURONS`, so the LIF kernel splits it
 /// into parallel chunks (16 Ki neurons each at the time of writing), the last one partial.
-const BIG: usize = PARALLEL_MIN_NEURONS + 4464;
+const BIG: usize = PARALLEL_MIN_NEURONS + 1000;
 
 /// Steps of the large-population runs.
 const BIG_STEPS: u64 = 100;
@@ -276,9 +282,8 @@ struct Picked {
 }
 
 /// Two large LIF populations — heterogeneous (random τ, θ) and homogeneous — with random
-/// initial voltages and a random per-neuron constant current, plus a small population of
-/// the heterogeneous population's [`PICKS`] (serial kernel path) with their parameters,
-/// initial voltages and currents.
+/// initial voltages and constant currents, each with a small copy of its [`PICKS`] (serial
+/// kernel path: same parameters, initial voltages and currents).
 fn big_run(threads: usize) -> BigRun {
     let mut sim = new_sim(1.0, threads);
     let seed = sim.config().seed;
@@ -286,7 +291,10 @@ fn big_run(threads: usize) -> BigRun {
     lif.tc_membrane = draw(BIG, seed, 5.0, 20.0, "big.params.tc_membrane");
     lif.thresh_v = draw(BIG, seed, -52.0, -48.0, "big.params.thresh_v");
     let v0 = draw(BIG, seed, -65.0, -50.0, "big.init.voltage");
-    let amp = draw(BIG, seed, 12.0, 25.0, "big.stimulus.amplitude");
+    // Every neuron gets 15 nA; the picked neurons get different extra currents, so a chunk
+    // reading another chunk's input would show (per-neuron amplitudes for all neurons
+    // would cost as much as the kernel itself in a debug build).
+    let extra = Param::PerElement((0..PICKS.len()).map(|k| 0.5 * k as f32).collect());
     let small_lif = Lif {
         rest_v: pick(&lif.rest_v),
         reset_v: pick(&lif.reset_v),
@@ -317,8 +325,12 @@ fn big_run(threads: usize) -> BigRun {
     ];
     let picked: Vec<u32> = PICKS.iter().map(|&i| i as u32).collect();
     let recorders = pops.map(|(big, small)| {
-        sim.add_current(big, amp.clone(), 0.0, None, None).unwrap();
-        sim.add_current(small, pick(&amp), 0.0, None, None).unwrap();
+        for (pop, neurons) in [(big, Some(picked.clone())), (small, None)] {
+            sim.add_current(pop, Param::Scalar(15.0), 0.0, None, None)
+                .unwrap();
+            sim.add_current(pop, extra.clone(), 0.0, None, neurons)
+                .unwrap();
+        }
         let volts = |sim: &mut Simulation, p, n: Option<Vec<u32>>| {
             sim.record_trace(p, vec![TraceVariable::Voltage], n, 1)
                 .unwrap()
