@@ -49,12 +49,10 @@ def ember_spikes(summary_path: str) -> tuple[dict | None, str | None]:
             p = pops[name]
             out["spikes"][name] = int(p["spikes"])
             out["rate_hz"][name] = float(p["rate_hz"])
-            # n * T for this population, for the pooled mean rate: from an
-            # explicit size if the summary has one, else from spikes / rate.
-            size = next((p[k] for k in ("n", "size", "neurons", "count") if isinstance(p.get(k), int)), None)
-            dur = next((s[k] for k in ("duration_s", "t_stop_s", "duration") if isinstance(s.get(k), (int, float))), None)
-            if size is not None and dur is not None:
-                neuron_seconds += size * dur
+            # n * T for this population, for the pooled mean rate (SCENARIO.md:
+            # summary.json has populations.<name>.size and duration in ms).
+            if isinstance(p.get("size"), int) and isinstance(s.get("duration"), (int, float)):
+                neuron_seconds += p["size"] * s.get("batch_size", 1) * s["duration"] / 1000.0
             elif p["rate_hz"]:
                 neuron_seconds += p["spikes"] / p["rate_hz"]
             else:

@@ -198,13 +198,13 @@ impl LifSource for LifSlices<'_> {
     }
 }
 
-/// The precomputed kernel state of a LIF population: coefficients for its Δt and, for
-/// populations large enough to be split across threads, one spike list per chunk.
+/// The precomputed kernel state of a LIF population: coefficients for its Δt and a
+/// scratch array of spike flags (one byte per neuron).
 #[derive(Component, Clone, Debug)]
 pub struct LifKernel {
     uniform: Option<LifCoefficients>,
     arrays: LifArrays,
-    chunk_spikes: Vec<Vec<u32>>,
+    flags: Vec<u8>,
 }
 
 /// The state a LIF step updates: one batch copy (or a chunk) of a population.
@@ -215,17 +215,11 @@ pub struct LifState<'a> {
     pub refrac: &'a mut [f32],
 }
 
-/// Lanes per block of the kernel: blocks of this many neurons are computed branch-free,
-/// so the compiler turns them into packed SIMD instructions.
-const LANES: usize = 8;
-const _: () = assert!(LANES == size_of::<u64>(), "flags are tested as one u64");
-
 /// One LIF step over a slice of neurons (one batch copy or a chunk of it): the pure kernel
-/// of the module docs. Appends the indices (plus `index_offset`) of neurons that spiked to
-/// `spikes`, in increasing order.
+/// of the module docs. Sets `spiked[i]` to 1 if neuron `i` spiked, else 0.
 ///
-/// All slices must have the same length. `spikes` should have capacity for every neuron
-/// so that it never reallocates.
+/// All slices must have the same length. The loop is branch-free (selects only) so the
+/// compiler vectorises it; spike indices are collected afterwards by [`collect_spikes`].
 #[inline]
 pub fn lif_step<S: LifSource>(
     c: &S,
@@ -233,44 +227,42 @@ pub fn lif_step<S: LifSource>(
     refrac_lock: bool,
     input: &[f32],
     state: LifState<'_>,
-    spikes: &mut Vec<u32>,
-    index_offset: u32,
+    spiked: &mut [u8],
 ) {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
-    let (input, refrac) = (&input[..n], &mut refrac[..n]);
-    let blocks = n / LANES;
-    for blk in 0..blocks {
-        let base = blk * LANES;
-        let v: &mut [f32; LANES] = (&mut voltage[base..base + LANES])
-            .try_into()
-            .expect("block");
-        let r: &mut [f32; LANES] = (&mut refrac[base..base + LANES]).try_into().expect("block");
-        let x: &[f32; LANES] = (&input[base..base + LANES]).try_into().expect("block");
-        let mut flags = [0u8; LANES];
-        for l in 0..LANES {
-            let spike = lif_neuron(&c.at(base + l), dt, refrac_lock, x[l], &mut v[l], &mut r[l]);
-            flags[l] = u8::from(spike);
-        }
-        // One test per block in the common no-spike case.
-        if u64::from_ne_bytes(flags) != 0 {
-            for (l, &f) in flags.iter().enumerate() {
-                if f != 0 {
-                    spikes.push(index_offset + (base + l) as u32);
-                }
-            }
-        }
-    }
-    for i in blocks * LANES..n {
-        if lif_neuron(
+    let (input, refrac, spiked) = (&input[..n], &mut refrac[..n], &mut spiked[..n]);
+    for i in 0..n {
+        let spike = lif_neuron(
             &c.at(i),
             dt,
             refrac_lock,
             input[i],
             &mut voltage[i],
             &mut refrac[i],
-        ) {
-            spikes.push(index_offset + i as u32);
+        );
+        spiked[i] = u8::from(spike);
+    }
+}
+
+/// Appends `offset + i` for every `flags[i] != 0` to `spikes`, in increasing order; reads
+/// the flags eight at a time, so a step without spikes costs one test per eight neurons.
+#[inline]
+pub fn collect_spikes(flags: &[u8], offset: u32, spikes: &mut Vec<u32>) {
+    let words = flags.chunks_exact(8);
+    let rest = words.remainder();
+    for (w, word) in words.enumerate() {
+        let mut bits = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        while bits != 0 {
+            let byte = bits.trailing_zeros() / 8;
+            spikes.push(offset + (w * 8) as u32 + byte);
+            bits &= !(0xFFu64 << (byte * 8));
+        }
+    }
+    let base = flags.len() - rest.len();
+    for (i, &f) in rest.iter().enumerate() {
+        if f != 0 {
+            spikes.push(offset + (base + i) as u32);
         }
     }
 }
@@ -304,55 +296,42 @@ fn lif_neuron(
 /// Neurons per parallel chunk of a large population.
 const PARALLEL_CHUNK: usize = 16 * 1024;
 
-/// Runs [`lif_step`] over one batch copy, split into parallel chunks when it is large
-/// enough to pay for the fork-join. Chunks write their spikes to their own preallocated
-/// lists, concatenated in chunk order, so the result is identical for any thread count.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a kernel adapter over the state slices"
-)]
+/// Runs [`lif_step`] over one batch copy and collects its spikes, split into parallel
+/// chunks when the copy is large enough to pay for the fork-join. Neurons are independent
+/// and spikes are collected in index order afterwards, so the result is identical for any
+/// thread count.
 fn lif_copy<S: LifSource>(
     c: &S,
     dt: f32,
     lock: bool,
     input: &[f32],
-    v: &mut [f32],
-    r: &mut [f32],
+    state: LifState<'_>,
+    flags: &mut [u8],
     spikes: &mut Vec<u32>,
-    chunk_spikes: &mut [Vec<u32>],
 ) {
-    if v.len() < PARALLEL_MIN_NEURONS {
-        lif_step(
-            c,
-            dt,
-            lock,
-            input,
-            LifState {
-                voltage: v,
-                refrac: r,
-            },
-            spikes,
-            0,
-        );
-        return;
+    let LifState { voltage, refrac } = state;
+    if voltage.len() < PARALLEL_MIN_NEURONS {
+        lif_step(c, dt, lock, input, LifState { voltage, refrac }, flags);
+    } else {
+        voltage
+            .par_chunks_mut(PARALLEL_CHUNK)
+            .zip(refrac.par_chunks_mut(PARALLEL_CHUNK))
+            .zip(flags.par_chunks_mut(PARALLEL_CHUNK))
+            .enumerate()
+            .for_each(|(k, ((voltage, refrac), flags))| {
+                let s = k * PARALLEL_CHUNK;
+                let input = &input[s..s + voltage.len()];
+                lif_step(
+                    &c.offset(s),
+                    dt,
+                    lock,
+                    input,
+                    LifState { voltage, refrac },
+                    flags,
+                );
+            });
     }
-    v.par_chunks_mut(PARALLEL_CHUNK)
-        .zip(r.par_chunks_mut(PARALLEL_CHUNK))
-        .zip(chunk_spikes.par_iter_mut())
-        .enumerate()
-        .for_each(|(k, ((v, r), out))| {
-            let s = k * PARALLEL_CHUNK;
-            out.clear();
-            let input = &input[s..s + v.len()];
-            let state = LifState {
-                voltage: v,
-                refrac: r,
-            };
-            lif_step(&c.offset(s), dt, lock, input, state, out, s as u32);
-        });
-    for out in chunk_spikes.iter() {
-        spikes.extend_from_slice(out);
-    }
+    collect_spikes(flags, 0, spikes);
 }
 
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset.
@@ -374,24 +353,18 @@ pub fn lif_system(
         let kernel = &mut *kernel;
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
-            let (inp, vv, rr) = (
-                &input.0[range.clone()],
-                &mut v.0[range.clone()],
-                &mut r.0[range],
-            );
+            let input = &input.0[range.clone()];
+            let state = LifState {
+                voltage: &mut v.0[range.clone()],
+                refrac: &mut r.0[range],
+            };
             let out = spikes.batch_mut(b);
             match &kernel.uniform {
-                Some(c) => lif_copy(c, dt, lock.0, inp, vv, rr, out, &mut kernel.chunk_spikes),
-                None => lif_copy(
-                    &LifSlices::new(&kernel.arrays),
-                    dt,
-                    lock.0,
-                    inp,
-                    vv,
-                    rr,
-                    out,
-                    &mut kernel.chunk_spikes,
-                ),
+                Some(c) => lif_copy(c, dt, lock.0, input, state, &mut kernel.flags, out),
+                None => {
+                    let c = LifSlices::new(&kernel.arrays);
+                    lif_copy(&c, dt, lock.0, input, state, &mut kernel.flags, out);
+                }
             }
         }
     }
@@ -469,13 +442,7 @@ impl NeuronModel for Lif {
             LifKernel {
                 uniform,
                 arrays,
-                chunk_spikes: if n >= PARALLEL_MIN_NEURONS {
-                    (0..n.div_ceil(PARALLEL_CHUNK))
-                        .map(|_| Vec::with_capacity(PARALLEL_CHUNK))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
+                flags: vec![0; n],
             },
         ));
     }
@@ -485,6 +452,32 @@ impl NeuronModel for Lif {
 mod tests {
     use super::*;
 
+    /// Runs the kernel and collects spikes, as the system does.
+    fn step<S: LifSource>(
+        c: &S,
+        lock: bool,
+        input: &[f32],
+        v: &mut [f32],
+        r: &mut [f32],
+        offset: u32,
+    ) -> Vec<u32> {
+        let mut flags = vec![0u8; v.len()];
+        lif_step(
+            c,
+            1.0,
+            lock,
+            input,
+            LifState {
+                voltage: v,
+                refrac: r,
+            },
+            &mut flags,
+        );
+        let mut spikes = Vec::new();
+        collect_spikes(&flags, offset, &mut spikes);
+        spikes
+    }
+
     fn trace_a() -> LifCoefficients {
         // INFERNO.md trace A: rest −60, reset −65, thresh −50, refrac 2, τ 10, R 1, Δt 1.
         Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0).coefficients(0, 1.0)
@@ -492,19 +485,8 @@ mod tests {
 
     #[test]
     fn first_step_is_exact_exponential() {
-        let (mut v, mut r, mut s) = ([-60.0f32], [0.0f32], vec![]);
-        lif_step(
-            &trace_a(),
-            1.0,
-            true,
-            &[15.0],
-            LifState {
-                voltage: &mut v,
-                refrac: &mut r,
-            },
-            &mut s,
-            0,
-        );
+        let (mut v, mut r) = ([-60.0f32], [0.0f32]);
+        let s = step(&trace_a(), true, &[15.0], &mut v, &mut r, 0);
         assert!((v[0] - (-58.57256)).abs() < 1e-4);
         assert!(s.is_empty());
     }
@@ -512,49 +494,15 @@ mod tests {
     #[test]
     fn spike_resets_and_refractory_includes_spike_step() {
         let c = trace_a();
-        let (mut v, mut r, mut s) = ([-50.5f32], [0.0f32], vec![]);
-        lif_step(
-            &c,
-            1.0,
-            true,
-            &[15.0],
-            LifState {
-                voltage: &mut v,
-                refrac: &mut r,
-            },
-            &mut s,
-            0,
-        );
+        let (mut v, mut r) = ([-50.5f32], [0.0f32]);
+        let s = step(&c, true, &[15.0], &mut v, &mut r, 0);
         assert_eq!(s, [0]);
         assert_eq!((v[0], r[0]), (-65.0, 2.0));
         // Next step: refractory (2 − 1 = 1 > 0): held at reset, no input, no spike.
-        s.clear();
-        lif_step(
-            &c,
-            1.0,
-            true,
-            &[1000.0],
-            LifState {
-                voltage: &mut v,
-                refrac: &mut r,
-            },
-            &mut s,
-            0,
-        );
+        let s = step(&c, true, &[1000.0], &mut v, &mut r, 0);
         assert_eq!((v[0], r[0], s.len()), (-65.0, 1.0, 0));
         // Then active again: integrates.
-        lif_step(
-            &c,
-            1.0,
-            true,
-            &[15.0],
-            LifState {
-                voltage: &mut v,
-                refrac: &mut r,
-            },
-            &mut s,
-            0,
-        );
+        step(&c, true, &[15.0], &mut v, &mut r, 0);
         assert_eq!(r[0], 0.0);
         assert!((v[0] - (-63.09675)).abs() < 1e-4);
     }
@@ -562,19 +510,8 @@ mod tests {
     #[test]
     fn without_lock_refractory_neurons_leak_with_zero_input() {
         let c = trace_a();
-        let (mut v, mut r, mut s) = ([-65.0f32], [2.0f32], vec![]);
-        lif_step(
-            &c,
-            1.0,
-            false,
-            &[1000.0],
-            LifState {
-                voltage: &mut v,
-                refrac: &mut r,
-            },
-            &mut s,
-            0,
-        );
+        let (mut v, mut r) = ([-65.0f32], [2.0f32]);
+        let s = step(&c, false, &[1000.0], &mut v, &mut r, 0);
         let expected = -60.0 + (-65.0f32 + 60.0) * (-0.1f32).exp();
         assert!((v[0] - expected).abs() < 1e-5);
         assert!(s.is_empty());
@@ -590,6 +527,17 @@ mod tests {
             steps += 1;
         }
         assert_eq!(steps, 50);
+    }
+
+    #[test]
+    fn collect_spikes_reads_words_and_remainder_in_order() {
+        let mut flags = vec![0u8; 21];
+        for i in [0, 7, 8, 15, 16, 20] {
+            flags[i] = 1;
+        }
+        let mut out = vec![99];
+        collect_spikes(&flags, 1000, &mut out);
+        assert_eq!(out, [99, 1000, 1007, 1008, 1015, 1016, 1020]);
     }
 
     #[test]
@@ -628,30 +576,15 @@ mod tests {
         let input: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 8.0).collect();
         let v0: Vec<f32> = (0..n).map(|i| -60.0 + (i as f32) * 0.6).collect();
         let r0: Vec<f32> = (0..n).map(|i| if i % 7 == 0 { 1.0 } else { 0.0 }).collect();
-        let (mut v1, mut r1, mut s1) = (v0.clone(), r0.clone(), vec![]);
-        let (mut v2, mut r2, mut s2) = (v0.clone(), r0.clone(), vec![]);
-        lif_step(
-            &c,
-            1.0,
-            true,
-            &input,
-            LifState {
-                voltage: &mut v1,
-                refrac: &mut r1,
-            },
-            &mut s1,
-            100,
-        );
-        lif_step(
+        let (mut v1, mut r1) = (v0.clone(), r0.clone());
+        let (mut v2, mut r2) = (v0.clone(), r0.clone());
+        let s1 = step(&c, true, &input, &mut v1, &mut r1, 100);
+        let s2 = step(
             &LifSlices::new(&arrays),
-            1.0,
             true,
             &input,
-            LifState {
-                voltage: &mut v2,
-                refrac: &mut r2,
-            },
-            &mut s2,
+            &mut v2,
+            &mut r2,
             100,
         );
         assert_eq!((&v1, &r1, &s1), (&v2, &r2, &s2));
