@@ -34,6 +34,7 @@ pub fn write_spikes_csv(
     // Each population's events are already sorted by (step, batch, neuron): a k-way merge
     // on step yields the global order without sorting.
     let mut cursors = vec![0usize; pops.len()];
+    let (mut row, mut suffix) = (Vec::with_capacity(64), Vec::with_capacity(32));
     loop {
         let next_step = pops
             .iter()
@@ -43,19 +44,44 @@ pub fn write_spikes_csv(
         let Some(step) = next_step else {
             break;
         };
-        let time = time_of(step, step_time);
+        // The `,step,time` suffix is shared by every row of the step: format it once.
+        suffix.clear();
+        suffix.push(b',');
+        push_decimal(&mut suffix, step);
+        suffix.push(b',');
+        suffix.extend_from_slice(time_of(step, step_time).to_string().as_bytes());
+        suffix.push(b'\n');
         for (p, c) in pops.iter().zip(cursors.iter_mut()) {
             while let Some(e) = p.events.get(*c).filter(|e| e.step == step) {
-                writeln!(
-                    out,
-                    "{},{},{},{},{}",
-                    p.name, e.neuron, e.batch, e.step, time
-                )?;
+                row.clear();
+                row.extend_from_slice(p.name.as_bytes());
+                row.push(b',');
+                push_decimal(&mut row, u64::from(e.neuron));
+                row.push(b',');
+                push_decimal(&mut row, u64::from(e.batch));
+                row.extend_from_slice(&suffix);
+                out.write_all(&row)?;
                 *c += 1;
             }
         }
     }
     Ok(())
+}
+
+/// Appends the decimal digits of `n` (what `write!(.., "{n}")` gives, without the
+/// formatting machinery: spikes.csv has a row per spike).
+fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[i..]);
 }
 
 /// One trace recorder's data, for writing.
@@ -205,6 +231,15 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "population,neuron,batch,step,time\na,3,0,0,0\nb,0,0,1,0.1\na,1,0,2,0.2\na,5,0,2,0.2\nb,0,0,2,0.2\n"
         );
+    }
+
+    #[test]
+    fn decimals_match_display() {
+        for n in [0u64, 7, 10, 99, 12345, u64::from(u32::MAX), u64::MAX] {
+            let mut b = Vec::new();
+            push_decimal(&mut b, n);
+            assert_eq!(String::from_utf8(b).unwrap(), n.to_string());
+        }
     }
 
     #[test]
