@@ -312,6 +312,8 @@ fn plot_traces(path: &Path, tables: &[TraceTable<'_>], dt: f64) -> Result<(), Ru
         ember_engine::TraceVariable::Voltage => "voltage (mV)",
         ember_engine::TraceVariable::Refrac => "refractory time (ms)",
         ember_engine::TraceVariable::Input => "input current (nA)",
+        ember_engine::TraceVariable::Adaptation(_) => "adaptation (model units)",
+        ember_engine::TraceVariable::Threshold => "effective threshold (mV)",
     };
     plot::write_traces_png(
         path,

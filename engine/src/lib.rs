@@ -21,6 +21,7 @@
 //! assert_eq!(sim.clock().step, 10);
 //! ```
 
+pub mod adaptation;
 pub mod clock;
 pub mod connectivity;
 pub mod error;
@@ -36,6 +37,10 @@ pub mod simulation;
 pub mod stimulus;
 pub mod value;
 
+pub use adaptation::{
+    Adaptation, BatchReducer, BatchReduction, EffectiveThreshold, Mode, PopulationMode,
+    RestingVoltage,
+};
 pub use clock::Clock;
 pub use connectivity::ConnectRule;
 pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
@@ -61,7 +66,7 @@ pub use bevy_ecs;
 /// The types most programs need.
 pub mod prelude {
     pub use crate::{
-        BuildError, Clock, ConnectRule, NeuronModel, Param, Phase, PopulationId, PopulationOptions,
+        Adaptation, BatchReduction, BuildError, Clock, ConnectRule, Mode, NeuronModel, Param, Phase, PopulationId, PopulationOptions,
         ProjectionId, Refractory, Scenario, SimConfig, Simulation, Spikes, SynapseModel,
         SynapticInput, TraceVariable, ValueSpec, Voltage,
     };

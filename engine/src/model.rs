@@ -35,6 +35,10 @@ pub struct SpawnContext<'a> {
     pub batch: u32,
     /// Scenario seed.
     pub seed: u64,
+    /// Initial adaptation values, one per term, if given (`init.adaptation`). Adaptive
+    /// models pass it to [`Adaptation::new`](crate::Adaptation::new); the engine checks its
+    /// length against the model's number of terms.
+    pub init_adaptation: Option<&'a [f32]>,
 }
 
 /// A neuron model: its parameter component, how it is read from a scenario, validated and
@@ -242,6 +246,38 @@ impl<'a> ParamReader<'a> {
         })
     }
 
+    /// A required per-term parameter (`[K]` in the model table): a list of K numbers, or a
+    /// single number for K = 1. Shared by all neurons.
+    pub fn required_terms(&mut self, name: &str) -> Result<Vec<f32>, BuildError> {
+        let Some(spec) = self.table.get(name) else {
+            return Err(BuildError::new(
+                self.path_of(name),
+                BuildErrorKind::Missing(format!(
+                    "required parameter `{name}` of model `{}`",
+                    self.model
+                )),
+            ));
+        };
+        self.used.push(name.to_owned());
+        let values = match spec {
+            ValueSpec::Scalar(v) => vec![*v],
+            ValueSpec::List(vs) if !vs.is_empty() => vs.clone(),
+            _ => {
+                return Err(BuildError::invalid(
+                    self.path_of(name),
+                    "expected one number per adaptation term (a number, or a non-empty list)",
+                ));
+            }
+        };
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(BuildError::invalid(
+                self.path_of(name),
+                format!("expected finite numbers, got {bad}"),
+            ));
+        }
+        Ok(values.into_iter().map(|v| v as f32).collect())
+    }
+
     fn realize(&mut self, name: &str, spec: &ValueSpec) -> Result<Param, BuildError> {
         self.used.push(name.to_owned());
         spec.realize(
@@ -313,6 +349,50 @@ pub mod check {
                 return Err(ParamError::new(
                     a_name,
                     format!("must be less than `{b_name}`{at}, got {x} ≥ {y}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Per-term parameter lists all have the same number of terms K ≥ 1 (a list of one
+    /// value is *not* broadcast: Inferno's fill-forward of shorter lists is buggy, and a
+    /// silent broadcast would hide a typo). Returns K; the error names the first list that
+    /// differs from the first one.
+    pub fn terms(lists: &[(&'static str, &[f32])]) -> Result<usize, ParamError> {
+        let Some((first, l0)) = lists.first() else {
+            return Ok(0);
+        };
+        if l0.is_empty() {
+            return Err(ParamError::new(first, "must have at least one term"));
+        }
+        for (name, l) in &lists[1..] {
+            if l.len() != l0.len() {
+                return Err(ParamError::new(
+                    name,
+                    format!(
+                        "must have one value per adaptation term: `{first}` has {}, `{name}` has {}",
+                        l0.len(),
+                        l.len()
+                    ),
+                ));
+            }
+        }
+        Ok(l0.len())
+    }
+
+    /// Every term value satisfies `ok`.
+    pub fn each_term(
+        param: &'static str,
+        values: &[f32],
+        what: &str,
+        ok: impl Fn(f32) -> bool,
+    ) -> Result<(), ParamError> {
+        for (k, &v) in values.iter().enumerate() {
+            if !v.is_finite() || !ok(v) {
+                return Err(ParamError::new(
+                    param,
+                    format!("must be {what}, got {v} (term {k})"),
                 ));
             }
         }

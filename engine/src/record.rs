@@ -6,6 +6,7 @@
 
 use bevy_ecs::prelude::*;
 
+use crate::adaptation::{Adaptation, EffectiveThreshold};
 use crate::clock::Clock;
 use crate::population::{Refractory, Spikes, SynapticInput, Voltage};
 
@@ -38,28 +39,48 @@ pub enum TraceVariable {
     Refrac,
     /// Total input current of the step, nA.
     Input,
+    /// Adaptation term k after the step (model units; shared by batch copies).
+    Adaptation(u32),
+    /// Effective threshold after the step, mV (adaptive-threshold models).
+    Threshold,
 }
 
 impl TraceVariable {
-    /// All traceable variables.
-    pub const ALL: [TraceVariable; 3] = [
+    /// The always-available variables.
+    pub const BASIC: [TraceVariable; 3] = [
         TraceVariable::Voltage,
         TraceVariable::Refrac,
         TraceVariable::Input,
     ];
 
-    /// The name used in scenario files and `traces.csv`.
-    pub fn name(self) -> &'static str {
+    /// The names accepted in scenario files (`adaptation` expands to every term).
+    pub const NAMES: [&'static str; 5] = ["voltage", "refrac", "input", "adaptation", "threshold"];
+
+    /// The name used in `traces.csv` (`adaptation0`, `adaptation1`, … for terms).
+    pub fn name(self) -> std::borrow::Cow<'static, str> {
         match self {
-            TraceVariable::Voltage => "voltage",
-            TraceVariable::Refrac => "refrac",
-            TraceVariable::Input => "input",
+            TraceVariable::Voltage => "voltage".into(),
+            TraceVariable::Refrac => "refrac".into(),
+            TraceVariable::Input => "input".into(),
+            TraceVariable::Adaptation(k) => format!("adaptation{k}").into(),
+            TraceVariable::Threshold => "threshold".into(),
         }
     }
 
-    /// Parses a scenario name.
+    /// Parses a single-variable name (`voltage`, `adaptation2`, …); `adaptation` without a
+    /// term index is not a single variable (see [`TraceVariable::NAMES`]).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.name() == name)
+        match name {
+            "voltage" => Some(TraceVariable::Voltage),
+            "refrac" => Some(TraceVariable::Refrac),
+            "input" => Some(TraceVariable::Input),
+            "threshold" => Some(TraceVariable::Threshold),
+            _ => name
+                .strip_prefix("adaptation")
+                .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|k| k.parse().ok())
+                .map(TraceVariable::Adaptation),
+        }
     }
 }
 
@@ -117,35 +138,55 @@ pub fn record_spikes(
     }
 }
 
+/// The components a trace can read.
+type TracedState<'a> = (
+    Option<&'a Voltage>,
+    Option<&'a Refractory>,
+    Option<&'a SynapticInput>,
+    Option<&'a Adaptation>,
+    Option<&'a EffectiveThreshold>,
+);
+
 /// Samples traced variables on steps that are multiples of each recorder's `every`.
 pub fn record_traces(
     clock: Res<Clock>,
     mut recorders: Query<&mut TraceRecorder>,
-    state: Query<(
-        Option<&Voltage>,
-        Option<&Refractory>,
-        Option<&SynapticInput>,
-    )>,
+    state: Query<TracedState<'_>>,
 ) {
     for mut rec in &mut recorders {
         if !clock.step.is_multiple_of(rec.every) {
             continue;
         }
-        let Ok((v, r, i)) = state.get(rec.target) else {
+        let Ok((v, r, i, a, th)) = state.get(rec.target) else {
             continue;
         };
         let rec = &mut *rec;
         rec.steps.push(clock.step);
         let size = rec.size as usize;
+        let batch = v.map_or(1, |v| v.0.len() / size.max(1));
         for var in &rec.variables {
-            let data: &[f32] = match var {
-                TraceVariable::Voltage => v.map(|c| &c.0[..]).unwrap_or(&[]),
-                TraceVariable::Refrac => r.map(|c| &c.0[..]).unwrap_or(&[]),
-                TraceVariable::Input => i.map(|c| &c.0[..]).unwrap_or(&[]),
+            let per_copy: &[f32] = match var {
+                TraceVariable::Voltage => v.map_or(&[], |c| &c.0[..]),
+                TraceVariable::Refrac => r.map_or(&[], |c| &c.0[..]),
+                TraceVariable::Input => i.map_or(&[], |c| &c.0[..]),
+                TraceVariable::Threshold => th.map_or(&[], |c| &c.0[..]),
+                TraceVariable::Adaptation(k) => {
+                    // Shared by batch copies: the same value for every copy.
+                    if let Some(a) = a {
+                        let (k, terms) = (*k as usize, a.terms());
+                        for _ in 0..batch {
+                            rec.values.extend(
+                                rec.neurons
+                                    .iter()
+                                    .map(|&j| a.values()[j as usize * terms + k]),
+                            );
+                        }
+                    }
+                    continue;
+                }
             };
-            for copy in data.chunks_exact(size) {
-                rec.values
-                    .extend(rec.neurons.iter().map(|&j| copy[j as usize]));
+            for copy in per_copy.chunks_exact(size) {
+                rec.values.extend(rec.neurons.iter().map(|&j| copy[j as usize]));
             }
         }
     }

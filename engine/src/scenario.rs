@@ -13,6 +13,7 @@ use std::fmt;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::adaptation::{BatchReduction, Mode};
 use crate::clock::steps_in;
 use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind};
@@ -70,17 +71,6 @@ pub struct Scenario {
     pub records: Vec<RecordSpec>,
 }
 
-/// Train or eval mode.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Adaptations and plasticity update.
-    #[default]
-    Train,
-    /// Adaptations and plasticity are frozen.
-    Eval,
-}
-
 /// `[simulation]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,10 +110,11 @@ pub enum Aggregate {
     Max,
 }
 
-/// How adaptation updates are reduced over the batch.
+/// How adaptation updates are reduced over the batch (the named reductions; Rust code can
+/// also give a custom function, see [`BatchReduction`](crate::BatchReduction)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum BatchReduction {
+pub enum BatchReductionName {
     /// Mean over batch copies.
     #[default]
     Mean,
@@ -145,9 +136,9 @@ pub struct InitSpec {
     /// Initial refractory time, ms (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refrac: Option<ValueSpec>,
-    /// Initial adaptation, one value per term (default 0).
+    /// Initial adaptation: one value per term (a single number for K = 1; default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub adaptation: Option<Vec<ValueSpec>>,
+    pub adaptation: Option<ValueSpec>,
 }
 
 /// `[[population]]`.
@@ -174,7 +165,10 @@ pub struct PopulationSpec {
     pub refrac_lock: bool,
     /// Reduction of adaptation updates over the batch.
     #[serde(default, skip_serializing_if = "is_default")]
-    pub batch_reduction: BatchReduction,
+    pub batch_reduction: BatchReductionName,
+    /// Train or eval for this population (default: the simulation's mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
 }
 
 /// A connection rule as written in a scenario: a name or a one-rule table.
@@ -536,6 +530,7 @@ impl Scenario {
             seed: s.seed,
             batch_size: s.batch_size,
             threads,
+            mode: s.mode,
         })
     }
 
@@ -758,20 +753,48 @@ impl Simulation {
                     "`synapses` applies to projection records only",
                 ));
             }
+            let (terms, has_threshold) = {
+                let e = self.world().entity(id.0);
+                (
+                    e.get::<crate::Adaptation>().map_or(0, crate::Adaptation::terms),
+                    e.contains::<crate::EffectiveThreshold>(),
+                )
+            };
+            let model = &sc.populations[k].model;
             let mut vars = Vec::new();
             for (j, v) in r.variables.iter().enumerate() {
-                let var = TraceVariable::from_name(v).ok_or_else(|| {
-                    BuildError::new(
-                        format!("{path}.variables[{j}]"),
-                        unknown(
-                            "variable",
-                            v,
-                            TraceVariable::ALL.iter().map(|v| v.name()).collect(),
-                        ),
-                    )
-                })?;
-                if !vars.contains(&var) {
-                    vars.push(var);
+                let vpath = format!("{path}.variables[{j}]");
+                let expanded: Vec<TraceVariable> = if v == "adaptation" {
+                    (0..terms as u32).map(TraceVariable::Adaptation).collect()
+                } else {
+                    vec![TraceVariable::from_name(v).ok_or_else(|| {
+                        BuildError::new(
+                            vpath.clone(),
+                            unknown("variable", v, TraceVariable::NAMES.to_vec()),
+                        )
+                    })?]
+                };
+                for var in expanded {
+                    let available = match var {
+                        TraceVariable::Adaptation(t) => (t as usize) < terms,
+                        TraceVariable::Threshold => has_threshold,
+                        _ => true,
+                    };
+                    if !available {
+                        return Err(BuildError::invalid(
+                            vpath,
+                            format!("model `{model}` has no variable `{}`", var.name()),
+                        ));
+                    }
+                    if !vars.contains(&var) {
+                        vars.push(var);
+                    }
+                }
+                if v == "adaptation" && terms == 0 {
+                    return Err(BuildError::invalid(
+                        vpath,
+                        format!("model `{model}` has no adaptation"),
+                    ));
                 }
             }
             if r.spikes && !spiking[k] {
@@ -811,10 +834,21 @@ impl Simulation {
                 BuildErrorKind::Unsupported(format!("aggregate = {:?}", p.aggregate)),
             ));
         }
-        if p.init.adaptation.is_some() {
+        let adaptation = match &p.init.adaptation {
+            None => None,
+            Some(ValueSpec::Scalar(v)) => Some(vec![*v as f32]),
+            Some(ValueSpec::List(vs)) => Some(vs.iter().map(|v| *v as f32).collect()),
+            Some(_) => {
+                return Err(BuildError::invalid(
+                    format!("{path}.init.adaptation"),
+                    "expected one number per adaptation term (a number or a list)",
+                ));
+            }
+        };
+        if let Some(bad) = adaptation.iter().flatten().find(|v| !v.is_finite()) {
             return Err(BuildError::invalid(
                 format!("{path}.init.adaptation"),
-                format!("model `{}` has no adaptation", p.model),
+                format!("expected finite values, got {bad}"),
             ));
         }
         let seed = self.config().seed;
@@ -831,6 +865,14 @@ impl Simulation {
             refrac_lock: p.refrac_lock,
             voltage: realize("voltage", &p.init.voltage)?,
             refrac: realize("refrac", &p.init.refrac)?,
+            adaptation,
+            mode: p.mode,
+            batch_reduction: match p.batch_reduction {
+                BatchReductionName::Mean => BatchReduction::Mean,
+                BatchReductionName::Sum => BatchReduction::Sum,
+                BatchReductionName::Max => BatchReduction::Max,
+                BatchReductionName::Min => BatchReduction::Min,
+            },
         };
         builder(
             self,

@@ -14,6 +14,9 @@ use bevy_ecs::schedule::{
 };
 use bevy_ecs::system::ScheduleSystem;
 
+use crate::adaptation::{
+    Adaptation, BatchReducer, BatchReduction, Mode, PopulationMode, RestingVoltage,
+};
 use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
@@ -44,6 +47,8 @@ pub struct SimConfig {
     pub batch_size: u32,
     /// Compute threads; 0 = one per available core.
     pub threads: usize,
+    /// Train (adaptations and plasticity update) or eval.
+    pub mode: Mode,
 }
 
 impl Default for SimConfig {
@@ -53,6 +58,7 @@ impl Default for SimConfig {
             seed: 0,
             batch_size: 1,
             threads: 1,
+            mode: Mode::Train,
         }
     }
 }
@@ -61,7 +67,7 @@ impl Default for SimConfig {
 pub const ENGINE: &str = "ember";
 
 /// Options of a population beyond its model parameters.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct PopulationOptions {
     /// Hold the voltage of refractory neurons (default true).
     pub refrac_lock: bool,
@@ -69,6 +75,12 @@ pub struct PopulationOptions {
     pub voltage: Option<Param>,
     /// Initial refractory time, ms (default 0).
     pub refrac: Option<Param>,
+    /// Initial adaptation, one value per term (default 0); only for adaptive models.
+    pub adaptation: Option<Vec<f32>>,
+    /// Train or eval for this population (default: the simulation's mode).
+    pub mode: Option<Mode>,
+    /// Reduction of adaptation updates over the batch copies.
+    pub batch_reduction: BatchReduction,
 }
 
 impl Default for PopulationOptions {
@@ -77,6 +89,9 @@ impl Default for PopulationOptions {
             refrac_lock: true,
             voltage: None,
             refrac: None,
+            adaptation: None,
+            mode: None,
+            batch_reduction: BatchReduction::Mean,
         }
     }
 }
@@ -346,7 +361,9 @@ impl Simulation {
             size,
             batch,
             seed: self.config.seed,
+            init_adaptation: options.adaptation.as_deref(),
         };
+        let rest: Vec<f32> = (0..n).map(|i| model.initial_voltage(i)).collect();
         let mut entity = self.world.spawn((
             Name::new(name.to_owned()),
             Population { size, batch, order },
@@ -356,9 +373,28 @@ impl Simulation {
             Spikes::new(size, batch),
             RefracLock(options.refrac_lock),
             SpikeTotal(0),
+            PopulationMode(options.mode.unwrap_or(self.config.mode)),
+            BatchReducer(options.batch_reduction),
+            RestingVoltage(rest),
         ));
         model.insert(&mut entity, &ctx);
         let id = entity.id();
+        if let Some(init) = &options.adaptation {
+            let terms = entity.get::<Adaptation>().map(Adaptation::terms);
+            let problem = match terms {
+                None => Some(format!("model `{}` has no adaptation", M::NAME)),
+                Some(k) if k != init.len() => Some(format!(
+                    "expected {k} values (one per adaptation term of model `{}`), got {}",
+                    M::NAME,
+                    init.len()
+                )),
+                Some(_) => None,
+            };
+            if let Some(message) = problem {
+                entity.despawn();
+                return Err(BuildError::invalid(format!("{path}.init.adaptation"), message));
+            }
+        }
         self.populations.push((name.to_owned(), id));
         Ok(PopulationId(id))
     }
@@ -454,6 +490,7 @@ impl Simulation {
             size: post_pop.size,
             batch,
             seed: self.config.seed,
+            init_adaptation: None,
         };
         let order = self.projections.len() as u32;
         let mut entity = self.world.spawn((
@@ -659,6 +696,41 @@ impl Simulation {
     /// A component of a projection (e.g. `Connectivity`), if present.
     pub fn get_projection<C: Component>(&self, id: ProjectionId) -> Option<&C> {
         self.world.get::<C>(id.0)
+    }
+
+    /// Resets the state to rest, like Inferno's `clear`: voltages to each neuron's resting
+    /// voltage, refractory times, inputs, spikes and synaptic currents to zero; adaptations
+    /// to zero unless `keep_adaptations` (Inferno's default keeps them). Parameters,
+    /// connectivity, weights, recorded data and the clock are kept.
+    pub fn clear(&mut self, keep_adaptations: bool) {
+        let mut pops = self.world.query::<(
+            &Population,
+            &RestingVoltage,
+            &mut Voltage,
+            &mut Refractory,
+            &mut SynapticInput,
+            &mut Spikes,
+            Option<&mut Adaptation>,
+        )>();
+        for (pop, rest, mut v, mut r, mut input, mut spikes, adaptation) in
+            pops.iter_mut(&mut self.world)
+        {
+            for copy in v.0.chunks_exact_mut(pop.size as usize) {
+                copy.copy_from_slice(&rest.0);
+            }
+            r.0.fill(0.0);
+            input.0.fill(0.0);
+            for b in 0..spikes.batches() {
+                spikes.batch_mut(b);
+            }
+            if let (false, Some(mut a)) = (keep_adaptations, adaptation) {
+                a.values_mut().fill(0.0);
+            }
+        }
+        let mut currents = self.world.query::<&mut ProjectionCurrent>();
+        for mut c in currents.iter_mut(&mut self.world) {
+            c.0.fill(0.0);
+        }
     }
 
     /// Builds the step schedule, reporting conflicts between systems that have no order.
