@@ -8,6 +8,8 @@
 //! | registry name | type | kind |
 //! |---|---|---|
 //! | `lif` | [`Lif`] | leaky integrate-and-fire (exact integration) |
+//! | `alif` | [`Alif`] | LIF with spike-driven adaptive threshold |
+//! | `glif2` | [`Glif2`] | LIF with adaptive threshold and linear reset |
 //! | `exact` | [`Exact`] | spikes whenever its input is positive |
 //! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
 //! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
@@ -31,6 +33,7 @@
 pub mod neurons;
 pub mod synapses;
 
+pub use neurons::adaptive_threshold::{Alif, Glif2};
 pub use neurons::exact::Exact;
 pub use neurons::lif::Lif;
 pub use synapses::delta::DeltaCurrent;
@@ -41,6 +44,8 @@ use ember_engine::Simulation;
 /// Registers every built-in model with `sim`, so scenario files can name them.
 pub fn register_all(sim: &mut Simulation) {
     sim.register_neuron_model::<Lif>()
+        .register_neuron_model::<Alif>()
+        .register_neuron_model::<Glif2>()
         .register_neuron_model::<Exact>()
         .register_synapse_model::<DeltaCurrent>()
         .register_synapse_model::<SingleExponentialCurrent>();

@@ -162,7 +162,7 @@ pub struct LifSlices<'a> {
 }
 
 impl<'a> LifSlices<'a> {
-    fn new(a: &'a LifArrays) -> Self {
+    pub(crate) fn new(a: &'a LifArrays) -> Self {
         Self {
             rest_v: &a.rest_v,
             reset_v: &a.reset_v,
@@ -202,9 +202,9 @@ impl LifSource for LifSlices<'_> {
 /// scratch array of spike flags (one byte per neuron).
 #[derive(Component, Clone, Debug)]
 pub struct LifKernel {
-    uniform: Option<LifCoefficients>,
-    arrays: LifArrays,
-    flags: Vec<u8>,
+    pub(crate) uniform: Option<LifCoefficients>,
+    pub(crate) arrays: LifArrays,
+    pub(crate) flags: Vec<u8>,
 }
 
 /// The state a LIF step updates: one batch copy (or a chunk) of a population.
@@ -221,8 +221,9 @@ pub struct LifState<'a> {
 /// All slices must have the same length. The loop is branch-free (selects only) so the
 /// compiler vectorises it; spike indices are collected afterwards by [`collect_spikes`].
 #[inline]
-pub fn lif_step<S: LifSource>(
+pub fn lif_step<S: LifSource, R: ResetRule>(
     c: &S,
+    reset: &R,
     dt: f32,
     refrac_lock: bool,
     input: &[f32],
@@ -235,6 +236,8 @@ pub fn lif_step<S: LifSource>(
     for i in 0..n {
         let spike = lif_neuron(
             &c.at(i),
+            reset,
+            i,
             dt,
             refrac_lock,
             input[i],
@@ -269,8 +272,10 @@ pub fn collect_spikes(flags: &[u8], offset: u32, spikes: &mut Vec<u32>) {
 
 /// One neuron's step, branch-free (selects only); returns whether it spiked.
 #[inline(always)]
-fn lif_neuron(
+fn lif_neuron<R: ResetRule>(
     k: &LifCoefficients,
+    reset: &R,
+    i: usize,
     dt: f32,
     refrac_lock: bool,
     x: f32,
@@ -288,9 +293,84 @@ fn lif_neuron(
         v_old
     };
     let spike = active & (v_new >= k.thresh_v);
-    *v = if spike { k.reset_v } else { v_new };
+    *v = if spike {
+        reset.reset(i, k, v_new)
+    } else {
+        v_new
+    };
     *r = if spike { k.refrac_t } else { rem };
     spike
+}
+
+/// What the voltage of a neuron that crossed threshold is reset to.
+pub trait ResetRule: Sync {
+    /// The voltage after reset of neuron `i` whose post-integration voltage was `v`.
+    fn reset(&self, i: usize, k: &LifCoefficients, v: f32) -> f32;
+    /// The same rule restricted to neurons `start..` (for parallel chunks).
+    fn offset(&self, start: usize) -> impl ResetRule;
+}
+
+/// Constant reset `V ← V_reset` (Inferno `voltage_thresholding_constant`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConstantReset;
+
+impl ResetRule for ConstantReset {
+    #[inline(always)]
+    fn reset(&self, _i: usize, k: &LifCoefficients, _v: f32) -> f32 {
+        k.reset_v
+    }
+    fn offset(&self, _start: usize) -> impl ResetRule {
+        ConstantReset
+    }
+}
+
+/// Linear reset `V ← V_rest + m·(V − V_rest) − b` with per-neuron `m = mul[i]` and
+/// `b = add[i]` (Inferno `voltage_thresholding_linear`, used by GLIF2).
+#[derive(Clone, Copy, Debug)]
+pub struct LinearReset<'a> {
+    /// Multiplicative factor m per neuron.
+    pub mul: &'a [f32],
+    /// Subtracted offset b per neuron, mV.
+    pub add: &'a [f32],
+}
+
+impl ResetRule for LinearReset<'_> {
+    #[inline(always)]
+    fn reset(&self, i: usize, k: &LifCoefficients, v: f32) -> f32 {
+        k.rest_v + self.mul[i] * (v - k.rest_v) - self.add[i]
+    }
+    fn offset(&self, s: usize) -> impl ResetRule {
+        LinearReset {
+            mul: &self.mul[s..],
+            add: &self.add[s..],
+        }
+    }
+}
+
+/// A coefficient source whose threshold is replaced per neuron (adaptive thresholds:
+/// `Θᵢ = Θ∞ᵢ + Σₖ θᵢₖ`, computed before the step).
+#[derive(Clone, Copy)]
+pub struct WithThreshold<'a, S> {
+    /// The membrane coefficients.
+    pub inner: S,
+    /// The effective threshold of each neuron, mV.
+    pub thresh_v: &'a [f32],
+}
+
+impl<S: LifSource> LifSource for WithThreshold<'_, S> {
+    #[inline(always)]
+    fn at(&self, i: usize) -> LifCoefficients {
+        LifCoefficients {
+            thresh_v: self.thresh_v[i],
+            ..self.inner.at(i)
+        }
+    }
+    fn offset(&self, s: usize) -> impl LifSource {
+        WithThreshold {
+            inner: self.inner.offset(s),
+            thresh_v: &self.thresh_v[s..],
+        }
+    }
 }
 
 /// Neurons per parallel chunk of a large population.
@@ -300,8 +380,13 @@ const PARALLEL_CHUNK: usize = 16 * 1024;
 /// chunks when the copy is large enough to pay for the fork-join. Neurons are independent
 /// and spikes are collected in index order afterwards, so the result is identical for any
 /// thread count.
-fn lif_copy<S: LifSource>(
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a kernel adapter over the state slices"
+)]
+pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     c: &S,
+    reset: &R,
     dt: f32,
     lock: bool,
     input: &[f32],
@@ -311,7 +396,15 @@ fn lif_copy<S: LifSource>(
 ) {
     let LifState { voltage, refrac } = state;
     if voltage.len() < PARALLEL_MIN_NEURONS {
-        lif_step(c, dt, lock, input, LifState { voltage, refrac }, flags);
+        lif_step(
+            c,
+            reset,
+            dt,
+            lock,
+            input,
+            LifState { voltage, refrac },
+            flags,
+        );
     } else {
         voltage
             .par_chunks_mut(PARALLEL_CHUNK)
@@ -323,6 +416,7 @@ fn lif_copy<S: LifSource>(
                 let input = &input[s..s + voltage.len()];
                 lif_step(
                     &c.offset(s),
+                    &reset.offset(s),
                     dt,
                     lock,
                     input,
@@ -360,10 +454,20 @@ pub fn lif_system(
             };
             let out = spikes.batch_mut(b);
             match &kernel.uniform {
-                Some(c) => lif_copy(c, dt, lock.0, input, state, &mut kernel.flags, out),
+                Some(c) => lif_copy(
+                    c,
+                    &ConstantReset,
+                    dt,
+                    lock.0,
+                    input,
+                    state,
+                    &mut kernel.flags,
+                    out,
+                ),
                 None => {
                     let c = LifSlices::new(&kernel.arrays);
-                    lif_copy(&c, dt, lock.0, input, state, &mut kernel.flags, out);
+                    let flags = &mut kernel.flags;
+                    lif_copy(&c, &ConstantReset, dt, lock.0, input, state, flags, out);
                 }
             }
         }
@@ -420,8 +524,14 @@ impl NeuronModel for Lif {
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
-        let n = ctx.size as usize;
-        let dt = ctx.step_time;
+        let kernel = self.kernel(ctx.size as usize, ctx.step_time);
+        entity.insert((self, kernel));
+    }
+}
+
+impl Lif {
+    /// The precomputed kernel state for `n` neurons at step `dt` (ms).
+    pub(crate) fn kernel(&self, n: usize, dt: f32) -> LifKernel {
         let (uniform, arrays) = if self.is_homogeneous() {
             (Some(self.coefficients(0, dt)), LifArrays::default())
         } else {
@@ -437,14 +547,11 @@ impl NeuronModel for Lif {
             };
             (None, arrays)
         };
-        entity.insert((
-            self,
-            LifKernel {
-                uniform,
-                arrays,
-                flags: vec![0; n],
-            },
-        ));
+        LifKernel {
+            uniform,
+            arrays,
+            flags: vec![0; n],
+        }
     }
 }
 
@@ -464,6 +571,7 @@ mod tests {
         let mut flags = vec![0u8; v.len()];
         lif_step(
             c,
+            &ConstantReset,
             1.0,
             lock,
             input,
@@ -592,7 +700,7 @@ mod tests {
         let mut expected = vec![];
         for i in 0..n {
             let (mut v, mut r) = (v0[i], r0[i]);
-            if lif_neuron(&c, 1.0, true, input[i], &mut v, &mut r) {
+            if lif_neuron(&c, &ConstantReset, i, 1.0, true, input[i], &mut v, &mut r) {
                 expected.push(100 + i as u32);
             }
             assert_eq!((v, r), (v1[i], r1[i]), "neuron {i}");

@@ -1,5 +1,6 @@
 //! Neuron models: parameter components, pure step kernels and the systems that run them.
 
+pub mod adaptive_threshold;
 pub mod exact;
 pub mod lif;
 
