@@ -11,6 +11,7 @@
 //! | `alif` | [`Alif`] | LIF with spike-driven adaptive threshold |
 //! | `glif2` | [`Glif2`] | LIF with adaptive threshold and linear reset |
 //! | `exact` | [`Exact`] | spikes whenever its input is positive |
+//! | `poisson` | [`Poisson`] | generator: independent Poisson trains |
 //! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
 //! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
 //!
@@ -30,10 +31,12 @@
 //! assert_eq!(steps, [10, 25, 40, 55]); // INFERNO.md trace A
 //! ```
 
+pub mod generators;
 pub mod neurons;
 pub mod synapses;
 
 pub use neurons::adaptive_threshold::{Alif, Glif2};
+pub use generators::poisson::Poisson;
 pub use neurons::exact::Exact;
 pub use neurons::lif::Lif;
 pub use synapses::delta::DeltaCurrent;
@@ -47,6 +50,7 @@ pub fn register_all(sim: &mut Simulation) {
         .register_neuron_model::<Alif>()
         .register_neuron_model::<Glif2>()
         .register_neuron_model::<Exact>()
+        .register_neuron_model::<Poisson>()
         .register_synapse_model::<DeltaCurrent>()
         .register_synapse_model::<SingleExponentialCurrent>();
 }

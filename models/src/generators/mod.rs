@@ -1,0 +1,3 @@
+//! Spike generators: populations whose spikes come from a rule, not from a membrane.
+
+pub mod poisson;
