@@ -13,7 +13,7 @@
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
 use ember_engine::prelude::*;
-use ember_engine::{ModelSystems, ParamError, ParamReader, Population};
+use ember_engine::{ModelSystems, ParamError, ParamReader, Population, SpawnContext};
 
 /// Exact-neuron parameters.
 #[derive(Component, Clone, Debug, PartialEq)]
@@ -34,16 +34,22 @@ impl Exact {
     }
 }
 
+/// Per-neuron `rest_v` and `thresh_v` (mV), expanded once so the step has no branch on
+/// how the parameters were given.
+#[derive(Component, Clone, Debug, PartialEq)]
+pub struct ExactKernel {
+    rest_v: Vec<f32>,
+    thresh_v: Vec<f32>,
+}
+
 /// One exact-neuron step over one batch copy: `spike = I > 0`, `V = spike ? V_θ : V_rest`;
 /// pushes spiking indices (in order) to `spikes`.
-pub fn exact_step(p: &Exact, input: &[f32], voltage: &mut [f32], spikes: &mut Vec<u32>) {
-    for (i, (&x, v)) in input.iter().zip(voltage.iter_mut()).enumerate() {
+pub fn exact_step(k: &ExactKernel, input: &[f32], voltage: &mut [f32], spikes: &mut Vec<u32>) {
+    let params = k.rest_v.iter().zip(&k.thresh_v);
+    let iter = input.iter().zip(voltage.iter_mut()).zip(params);
+    for (i, ((&x, v), (&rest, &thresh))) in iter.enumerate() {
         let spike = x > 0.0;
-        *v = if spike {
-            p.thresh_v.at(i)
-        } else {
-            p.rest_v.at(i)
-        };
+        *v = if spike { thresh } else { rest };
         if spike {
             spikes.push(i as u32);
         }
@@ -54,17 +60,17 @@ pub fn exact_step(p: &Exact, input: &[f32], voltage: &mut [f32], spikes: &mut Ve
 pub fn exact_system(
     mut q: Query<(
         &Population,
-        &Exact,
+        &ExactKernel,
         &SynapticInput,
         &mut Voltage,
         &mut Spikes,
     )>,
 ) {
-    for (pop, p, input, mut v, mut spikes) in &mut q {
+    for (pop, k, input, mut v, mut spikes) in &mut q {
         let n = pop.size as usize;
         for b in 0..pop.batch as usize {
             let r = b * n..(b + 1) * n;
-            exact_step(p, &input.0[r.clone()], &mut v.0[r], spikes.batch_mut(b));
+            exact_step(k, &input.0[r.clone()], &mut v.0[r], spikes.batch_mut(b));
         }
     }
 }
@@ -93,6 +99,15 @@ impl NeuronModel for Exact {
     fn add_systems(systems: &mut ModelSystems<'_>) {
         systems.add(Phase::Integrate, exact_system);
     }
+
+    fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
+        let n = ctx.size as usize;
+        let kernel = ExactKernel {
+            rest_v: self.rest_v.to_vec(n),
+            thresh_v: self.thresh_v.to_vec(n),
+        };
+        entity.insert((self, kernel));
+    }
 }
 
 #[cfg(test)]
@@ -101,12 +116,15 @@ mod tests {
 
     #[test]
     fn spikes_on_positive_input_only() {
-        let p = Exact::new(-60.0, -40.0);
+        let k = ExactKernel {
+            rest_v: vec![-60.0; 4],
+            thresh_v: vec![-40.0, -40.0, -40.0, -30.0],
+        };
         let mut v = vec![0.0; 4];
         let mut s = Vec::new();
-        exact_step(&p, &[0.0, 0.5, -1.0, 2.0], &mut v, &mut s);
+        exact_step(&k, &[0.0, 0.5, -1.0, 2.0], &mut v, &mut s);
         assert_eq!(s, vec![1, 3]);
-        assert_eq!(v, vec![-60.0, -40.0, -60.0, -40.0]);
+        assert_eq!(v, vec![-60.0, -40.0, -60.0, -30.0]);
     }
 
     #[test]
