@@ -64,7 +64,7 @@ pub fn poisson_step(
         .wrapping_add((b * n) as u64);
     match k.ln_q {
         // p = 0: ln(1 − p) = 0, never a spike.
-        Some(ln_q) if ln_q == 0.0 => {}
+        Some(0.0) => {}
         Some(ln_q) => {
             let mut s = k.family.stream(base);
             let mut j = s.geometric_skip(ln_q);

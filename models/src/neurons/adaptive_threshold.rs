@@ -285,6 +285,23 @@ pub fn threshold_adaptation_system<M: Component>(
     }
 }
 
+/// Inserts an adaptive-threshold model with its kernel, its K adaptation terms (initial
+/// values from `init.adaptation`, else 0) and its effective threshold (Θ∞ + Σθ).
+fn insert_adaptive<M: Component>(
+    entity: &mut EntityWorldMut<'_>,
+    model: M,
+    kernel: ThresholdAdaptationKernel,
+    ctx: &SpawnContext<'_>,
+) {
+    let n = ctx.size as usize;
+    let adaptation = Adaptation::new(n, kernel.decay.len(), ctx.init_adaptation);
+    let effective = (0..ctx.batch).flat_map(|_| {
+        (0..n).map(|i| kernel.thresh_eq[i] + adaptation.neuron(i).iter().sum::<f32>())
+    });
+    let effective = EffectiveThreshold(effective.collect());
+    entity.insert((model, kernel, adaptation, effective));
+}
+
 fn validate_membrane(
     n: usize,
     params: &[(&'static str, &Param)],
@@ -380,7 +397,6 @@ impl NeuronModel for Alif {
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
-        let n = ctx.size as usize;
         let decay = self
             .tc_adaptation
             .iter()
@@ -393,15 +409,7 @@ impl NeuronModel for Alif {
             self.spike_increment.clone(),
             ctx,
         );
-        let terms = self.tc_adaptation.len();
-        let effective = (0..ctx.batch).flat_map(|_| kernel.thresh_eq.iter().copied());
-        let effective = EffectiveThreshold(effective.collect());
-        entity.insert((
-            self,
-            kernel,
-            Adaptation::new(n, terms, ctx.init_adaptation),
-            effective,
-        ));
+        insert_adaptive(entity, self, kernel, ctx);
     }
 }
 
@@ -501,14 +509,6 @@ impl NeuronModel for Glif2 {
             self.spike_increment.clone(),
             ctx,
         );
-        let terms = self.rc_adaptation.len();
-        let effective = (0..ctx.batch).flat_map(|_| kernel.thresh_eq.iter().copied());
-        let effective = EffectiveThreshold(effective.collect());
-        entity.insert((
-            self,
-            kernel,
-            Adaptation::new(n, terms, ctx.init_adaptation),
-            effective,
-        ));
+        insert_adaptive(entity, self, kernel, ctx);
     }
 }
