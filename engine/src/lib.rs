@@ -22,6 +22,7 @@
 //! ```
 
 pub mod adaptation;
+pub mod aggregate;
 pub mod clock;
 pub mod connectivity;
 pub mod error;
@@ -41,6 +42,7 @@ pub use adaptation::{
     Adaptation, BatchReducer, BatchReduction, EffectiveThreshold, Mode, PopulationMode,
     RestingVoltage,
 };
+pub use aggregate::{AggregateRule, Aggregation};
 pub use clock::Clock;
 pub use connectivity::ConnectRule;
 pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};

@@ -71,7 +71,19 @@ pub trait NeuronModel: Component + Sized {
         let _ = ctx;
         entity.insert(self);
     }
+
+    /// Resets model state the engine does not know about, for
+    /// [`Simulation::clear`](crate::Simulation::clear) (which already resets `Voltage` to
+    /// rest, `Refractory`, inputs, spikes and — unless `keep_adaptations` — `Adaptation`).
+    /// The default does nothing.
+    fn clear(entity: &mut EntityWorldMut<'_>, keep_adaptations: bool) {
+        let _ = (entity, keep_adaptations);
+    }
 }
+
+/// The [`NeuronModel::clear`] of a population's model, stored on the population.
+#[derive(Component, Clone, Copy)]
+pub struct ClearHook(pub fn(&mut EntityWorldMut<'_>, bool));
 
 /// A synapse model: its parameter component and the systems that turn presynaptic spikes
 /// into the projection's `ProjectionCurrent` in [`Phase::Synapses`].

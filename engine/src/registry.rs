@@ -51,6 +51,16 @@ impl ModelRegistry {
         true
     }
 
+    /// The type registered under a neuron model name.
+    pub(crate) fn neuron_type(&self, name: &str) -> Option<TypeId> {
+        self.neurons.get(name).map(|(t, _)| *t)
+    }
+
+    /// The type registered under a synapse model name.
+    pub(crate) fn synapse_type(&self, name: &str) -> Option<TypeId> {
+        self.synapses.get(name).map(|(t, _)| *t)
+    }
+
     pub(crate) fn neuron(&self, name: &str) -> Option<NeuronBuilder> {
         self.neurons.get(name).map(|(_, b)| *b)
     }

@@ -14,6 +14,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::adaptation::{BatchReduction, Mode};
+use crate::aggregate::AggregateRule;
 use crate::clock::steps_in;
 use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind};
@@ -828,12 +829,6 @@ impl Simulation {
                 unknown("neuron model", &p.model, self.neuron_models()),
             )
         })?;
-        if p.aggregate != Aggregate::Sum {
-            return Err(BuildError::new(
-                format!("{path}.aggregate"),
-                BuildErrorKind::Unsupported(format!("aggregate = {:?}", p.aggregate)),
-            ));
-        }
         let adaptation = match &p.init.adaptation {
             None => None,
             Some(ValueSpec::Scalar(v)) => Some(vec![*v as f32]),
@@ -867,6 +862,13 @@ impl Simulation {
             refrac: realize("refrac", &p.init.refrac)?,
             adaptation,
             mode: p.mode,
+            aggregate: match p.aggregate {
+                Aggregate::Sum => AggregateRule::Sum,
+                Aggregate::Mean => AggregateRule::Mean,
+                Aggregate::Prod => AggregateRule::Prod,
+                Aggregate::Min => AggregateRule::Min,
+                Aggregate::Max => AggregateRule::Max,
+            },
             batch_reduction: match p.batch_reduction {
                 BatchReductionName::Mean => BatchReduction::Mean,
                 BatchReductionName::Sum => BatchReduction::Sum,

@@ -17,16 +17,17 @@ use bevy_ecs::system::ScheduleSystem;
 use crate::adaptation::{
     Adaptation, BatchReducer, BatchReduction, Mode, PopulationMode, RestingVoltage,
 };
+use crate::aggregate::{AggregateRule, Aggregation, aggregate_projection_currents};
 use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
-use crate::model::{ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
+use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
 use crate::phase::{Phase, Step};
 use crate::population::{
     Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
 };
 use crate::projection::{
-    IncomingProjections, Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo,
+    Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo,
     Weights,
 };
 use crate::record::{
@@ -81,6 +82,8 @@ pub struct PopulationOptions {
     pub mode: Option<Mode>,
     /// Reduction of adaptation updates over the batch copies.
     pub batch_reduction: BatchReduction,
+    /// How the currents of incoming projections combine (default: sum).
+    pub aggregate: AggregateRule,
 }
 
 impl Default for PopulationOptions {
@@ -92,6 +95,7 @@ impl Default for PopulationOptions {
             adaptation: None,
             mode: None,
             batch_reduction: BatchReduction::Mean,
+            aggregate: AggregateRule::Sum,
         }
     }
 }
@@ -330,6 +334,17 @@ impl Simulation {
                 "expected at least 1 neuron, got 0",
             ));
         }
+        if let Some(t) = self.registry.neuron_type(M::NAME)
+            && t != std::any::TypeId::of::<M>()
+        {
+            return Err(BuildError::new(
+                format!("{path}.model"),
+                BuildErrorKind::Duplicate {
+                    what: "neuron model (registered by another type)",
+                    name: M::NAME.to_owned(),
+                },
+            ));
+        }
         let n = size as usize;
         model
             .validate(n)
@@ -376,6 +391,8 @@ impl Simulation {
             PopulationMode(options.mode.unwrap_or(self.config.mode)),
             BatchReducer(options.batch_reduction),
             RestingVoltage(rest),
+            Aggregation::new(options.aggregate),
+            ClearHook(M::clear),
         ));
         model.insert(&mut entity, &ctx);
         let id = entity.id();
@@ -438,6 +455,17 @@ impl Simulation {
                 BuildErrorKind::Duplicate {
                     what: "projection",
                     name: name.to_owned(),
+                },
+            ));
+        }
+        if let Some(t) = self.registry.synapse_type(S::NAME)
+            && t != std::any::TypeId::of::<S>()
+        {
+            return Err(BuildError::new(
+                format!("{path}.synapse.model"),
+                BuildErrorKind::Duplicate {
+                    what: "synapse model (registered by another type)",
+                    name: S::NAME.to_owned(),
                 },
             ));
         }
@@ -731,6 +759,15 @@ impl Simulation {
         for mut c in currents.iter_mut(&mut self.world) {
             c.0.fill(0.0);
         }
+        let hooks: Vec<(Entity, ClearHook)> = self
+            .world
+            .query::<(Entity, &ClearHook)>()
+            .iter(&self.world)
+            .map(|(e, h)| (e, *h))
+            .collect();
+        for (e, hook) in hooks {
+            (hook.0)(&mut self.world.entity_mut(e), keep_adaptations);
+        }
     }
 
     /// Builds the step schedule, reporting conflicts between systems that have no order.
@@ -841,21 +878,6 @@ fn init_array(path: &str, p: &Param, n: usize, batch: u32) -> Result<Vec<f32>, B
 fn clear_inputs(mut q: Query<&mut SynapticInput>) {
     for mut input in &mut q {
         input.0.fill(0.0);
-    }
-}
-
-/// [`Phase::Aggregate`]: add incoming projection currents to each population's input, in
-/// projection creation order (the default `sum` aggregation).
-fn aggregate_projection_currents(
-    mut pops: Query<(&IncomingProjections, &mut SynapticInput)>,
-    currents: Query<&ProjectionCurrent>,
-) {
-    for (incoming, mut input) in &mut pops {
-        for &p in incoming.entities() {
-            if let Ok(c) = currents.get(p) {
-                input.0.iter_mut().zip(&c.0).for_each(|(x, c)| *x += c);
-            }
-        }
     }
 }
 

@@ -42,3 +42,6 @@ pub use explicit::{Euler, Heun, Integrator, Rk4, integrate};
 pub use method::Method;
 pub use scalar::Scalar;
 pub use state::State;
+
+/// Re-export of glam, whose vector types implement [`State`].
+pub use glam;
