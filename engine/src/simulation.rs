@@ -726,6 +726,63 @@ impl Simulation {
         self.world.get::<C>(id.0)
     }
 
+    /// Adds `values` to (or, if `multiplicative`, multiplies by them) the membrane voltage of
+    /// population `pop`, outside integration (Sapicore's `inject`).
+    ///
+    /// `values` holds one value for every neuron, one per neuron (applied to every batch
+    /// copy), or one per neuron and batch copy (`size × batch`, batch-major). The change acts
+    /// on the `Voltage` component, so it works for every model: built-in models integrate
+    /// from the new voltage in the next step; models whose voltage is part of a larger state
+    /// (equation neurons) fold it in at the start of their next step.
+    pub fn inject(
+        &mut self,
+        pop: PopulationId,
+        values: &[f32],
+        multiplicative: bool,
+    ) -> Result<(), BuildError> {
+        let world = &mut self.world;
+        let name = world
+            .get::<Name>(pop.0)
+            .map_or_else(|| format!("{:?}", pop.0), |n| n.as_str().to_owned());
+        let path = format!("inject into \"{name}\"");
+        let Some(&Population { size, batch, .. }) = world.get::<Population>(pop.0) else {
+            return Err(BuildError::invalid(path, "not a population"));
+        };
+        let (n, len) = (size as usize, size as usize * batch as usize);
+        if ![1, n, len].contains(&values.len()) {
+            return Err(BuildError::invalid(
+                format!("{path}.values"),
+                format!(
+                    "expected 1 value, {n} (one per neuron) or {len} (one per neuron and batch \
+                     copy), got {}",
+                    values.len()
+                ),
+            ));
+        }
+        if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+            return Err(BuildError::invalid(
+                format!("{path}.values"),
+                format!("expected finite values, got {bad}"),
+            ));
+        }
+        let Some(mut voltage) = world.get_mut::<Voltage>(pop.0) else {
+            return Err(BuildError::invalid(path, "the population has no voltage"));
+        };
+        for (k, v) in voltage.0.iter_mut().enumerate() {
+            let a = match values.len() {
+                1 => values[0],
+                l if l == len => values[k],
+                _ => values[k % n],
+            };
+            if multiplicative {
+                *v *= a;
+            } else {
+                *v += a;
+            }
+        }
+        Ok(())
+    }
+
     /// Resets the state to rest, like Inferno's `clear`: voltages to each neuron's resting
     /// voltage, refractory times, inputs, spikes and synaptic currents to zero; adaptations
     /// to zero unless `keep_adaptations` (Inferno's default keeps them). Parameters,

@@ -6,12 +6,14 @@
 //!
 //! | example | module | shows |
 //! |---|---|---|
+//! | `custom_model` | [`custom_model`] | a new neuron model (resonate-and-fire) defined outside Ember's crates — parameter component, kernel, system, registration — driven by built-in `lif` neurons, from Rust and from a scenario file |
 //! | `custom_system` | [`homeostasis`] | a user component and two user systems placed in the step phases: a homeostatic controller that drives every neuron to a target rate |
 //! | `heterogeneous` | [`heterogeneous`] | per-neuron parameters (`Param::PerElement`, `ValueSpec::realize`), two neuron models, `one_to_one`/`all_to_all` delta-current projections, the one-step delivery rule |
 //!
 //! Run one with
 //!
 //! ```text
+//! cargo run --release -p ember-examples --example custom_model
 //! cargo run --release -p ember-examples --example custom_system
 //! cargo run --release -p ember-examples --example heterogeneous
 //! ```
@@ -51,5 +53,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod custom_model;
 pub mod heterogeneous;
 pub mod homeostasis;

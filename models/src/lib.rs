@@ -10,8 +10,14 @@
 //! | `lif` | [`Lif`] | leaky integrate-and-fire (exact integration) |
 //! | `alif` | [`Alif`] | LIF with spike-driven adaptive threshold |
 //! | `glif2` | [`Glif2`] | LIF with adaptive threshold and linear reset |
+//! | `qif` | [`Qif`] | quadratic integrate-and-fire (Euler) |
+//! | `izhikevich` | [`Izhikevich`] | quadratic membrane with K-term current adaptation (Euler) |
+//! | `izhikevich_abcd` | [`IzhikevichAbcd`] | classic Izhikevich (2003) by (a, b, c, d), mapped exactly onto `izhikevich` |
+//! | `eif` | [`Eif`] | exponential integrate-and-fire (Euler) |
+//! | `adex` | [`Adex`] | exponential membrane with K-term current adaptation (Euler; Brette–Gerstner AdEx) |
 //! | `exact` | [`Exact`] | spikes whenever its input is positive |
 //! | `poisson` | [`Poisson`] | generator: independent Poisson trains |
+//! | [`Equation::NAME`] (yours; not in `register_all`) | [`EquationNeuron`] | your ODE `dx/dt = f(x, I)`, Euler/Heun/RK4, threshold and reset rules |
 //! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
 //! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
 //!
@@ -36,9 +42,14 @@ pub mod neurons;
 pub mod synapses;
 
 pub use neurons::adaptive_threshold::{Alif, Glif2};
+pub use neurons::equation::{Equation, EquationNeuron};
 pub use generators::poisson::Poisson;
+pub use neurons::adex::Adex;
+pub use neurons::eif::Eif;
 pub use neurons::exact::Exact;
 pub use neurons::lif::Lif;
+pub use neurons::qif::Qif;
+pub use neurons::izhikevich::{Izhikevich, IzhikevichAbcd, IzhikevichPreset};
 pub use synapses::delta::DeltaCurrent;
 pub use synapses::single_exponential::SingleExponentialCurrent;
 
@@ -50,6 +61,11 @@ pub fn register_all(sim: &mut Simulation) {
         .register_neuron_model::<Alif>()
         .register_neuron_model::<Glif2>()
         .register_neuron_model::<Exact>()
+        .register_neuron_model::<Qif>()
+        .register_neuron_model::<Izhikevich>()
+        .register_neuron_model::<IzhikevichAbcd>()
+        .register_neuron_model::<Eif>()
+        .register_neuron_model::<Adex>()
         .register_neuron_model::<Poisson>()
         .register_synapse_model::<DeltaCurrent>()
         .register_synapse_model::<SingleExponentialCurrent>();

@@ -1,8 +1,13 @@
 //! Neuron models: parameter components, pure step kernels and the systems that run them.
 
 pub mod adaptive_threshold;
+pub mod adex;
+pub mod eif;
+pub mod equation;
 pub mod exact;
+pub mod izhikevich;
 pub mod lif;
+pub mod qif;
 
 /// Below this many neurons per batch copy a kernel runs on one thread: the fork-join of a
 /// parallel split costs more than it saves (DESIGN.md: the crossover for a light kernel is
