@@ -63,7 +63,13 @@ impl BatchReduction {
 
     /// Combines `per_batch` (batch-major: `per_batch[b * len + j]`) into `out` (length
     /// `len`). With one batch copy this is a copy for every reduction but `Custom`.
-    pub fn reduce_into(&self, per_batch: &[f32], batch: usize, out: &mut [f32], scratch: &mut Vec<f32>) {
+    pub fn reduce_into(
+        &self,
+        per_batch: &[f32],
+        batch: usize,
+        out: &mut [f32],
+        scratch: &mut Vec<f32>,
+    ) {
         let len = out.len();
         debug_assert_eq!(per_batch.len(), batch * len);
         if batch == 1 && !matches!(self, BatchReduction::Custom(_)) {

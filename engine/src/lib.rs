@@ -68,8 +68,8 @@ pub use bevy_ecs;
 /// The types most programs need.
 pub mod prelude {
     pub use crate::{
-        Adaptation, BatchReduction, BuildError, Clock, ConnectRule, Mode, NeuronModel, Param, Phase, PopulationId, PopulationOptions,
-        ProjectionId, Refractory, Scenario, SimConfig, Simulation, Spikes, SynapseModel,
-        SynapticInput, TraceVariable, ValueSpec, Voltage,
+        Adaptation, BatchReduction, BuildError, Clock, ConnectRule, Mode, NeuronModel, Param,
+        Phase, PopulationId, PopulationOptions, ProjectionId, Refractory, Scenario, SimConfig,
+        Simulation, Spikes, SynapseModel, SynapticInput, TraceVariable, ValueSpec, Voltage,
     };
 }

@@ -186,7 +186,8 @@ pub fn record_traces(
                 }
             };
             for copy in per_copy.chunks_exact(size) {
-                rec.values.extend(rec.neurons.iter().map(|&j| copy[j as usize]));
+                rec.values
+                    .extend(rec.neurons.iter().map(|&j| copy[j as usize]));
             }
         }
     }

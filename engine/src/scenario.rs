@@ -757,7 +757,8 @@ impl Simulation {
             let (terms, has_threshold) = {
                 let e = self.world().entity(id.0);
                 (
-                    e.get::<crate::Adaptation>().map_or(0, crate::Adaptation::terms),
+                    e.get::<crate::Adaptation>()
+                        .map_or(0, crate::Adaptation::terms),
                     e.contains::<crate::EffectiveThreshold>(),
                 )
             };

@@ -27,8 +27,7 @@ use crate::population::{
     Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
 };
 use crate::projection::{
-    Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo,
-    Weights,
+    Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights,
 };
 use crate::record::{
     SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable, record_spikes, record_traces,
@@ -409,7 +408,10 @@ impl Simulation {
             };
             if let Some(message) = problem {
                 entity.despawn();
-                return Err(BuildError::invalid(format!("{path}.init.adaptation"), message));
+                return Err(BuildError::invalid(
+                    format!("{path}.init.adaptation"),
+                    message,
+                ));
             }
         }
         self.populations.push((name.to_owned(), id));

@@ -41,15 +41,15 @@ pub mod generators;
 pub mod neurons;
 pub mod synapses;
 
-pub use neurons::adaptive_threshold::{Alif, Glif2};
-pub use neurons::equation::{Equation, EquationNeuron};
 pub use generators::poisson::Poisson;
+pub use neurons::adaptive_threshold::{Alif, Glif2};
 pub use neurons::adex::Adex;
 pub use neurons::eif::Eif;
+pub use neurons::equation::{Equation, EquationNeuron};
 pub use neurons::exact::Exact;
+pub use neurons::izhikevich::{Izhikevich, IzhikevichAbcd, IzhikevichPreset};
 pub use neurons::lif::Lif;
 pub use neurons::qif::Qif;
-pub use neurons::izhikevich::{Izhikevich, IzhikevichAbcd, IzhikevichPreset};
 pub use synapses::delta::DeltaCurrent;
 pub use synapses::single_exponential::SingleExponentialCurrent;
 

@@ -16,15 +16,20 @@ fn input_in_step_1(rule: AggregateRule) -> f32 {
     .unwrap();
     register_all(&mut sim);
     let model = || Exact::new(-60.0, -40.0);
-    let a = sim.add_population("a", 1, model(), Default::default()).unwrap();
-    let b = sim.add_population("b", 1, model(), Default::default()).unwrap();
+    let a = sim
+        .add_population("a", 1, model(), Default::default())
+        .unwrap();
+    let b = sim
+        .add_population("b", 1, model(), Default::default())
+        .unwrap();
     let opts = PopulationOptions {
         aggregate: rule,
         ..Default::default()
     };
     let post = sim.add_population("post", 1, model(), opts).unwrap();
     for (pre, w) in [(a, 2.0), (b, 3.0)] {
-        sim.add_current(pre, 1.0.into(), 0.0, Some(1.0), None).unwrap();
+        sim.add_current(pre, 1.0.into(), 0.0, Some(1.0), None)
+            .unwrap();
         let syn = DeltaCurrent { spike_charge: 1.0 };
         sim.add_projection(None, pre, post, &ConnectRule::OneToOne, w.into(), syn)
             .unwrap();

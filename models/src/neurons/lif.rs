@@ -272,7 +272,10 @@ pub fn collect_spikes(flags: &[u8], offset: u32, spikes: &mut Vec<u32>) {
 
 /// One neuron's step, branch-free (selects only); returns whether it spiked.
 #[inline(always)]
-#[expect(clippy::too_many_arguments, reason = "one neuron's scalar step, inlined")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one neuron's scalar step, inlined"
+)]
 fn lif_neuron<R: ResetRule>(
     k: &LifCoefficients,
     reset: &R,
