@@ -66,7 +66,10 @@ pub trait NeuronModel: Component + Sized {
     fn add_systems(systems: &mut ModelSystems<'_>);
 
     /// Inserts the model's components on its population entity. The default inserts `self`;
-    /// models that precompute per-Δt coefficients insert those too.
+    /// models that precompute per-Δt coefficients insert those too. When it runs, the entity
+    /// already holds the engine's components with their initial values (`Voltage` from
+    /// `init.voltage` or [`NeuronModel::initial_voltage`], `Refractory`, `SynapticInput`,
+    /// `Spikes`, …), so a model may derive its own initial state from them.
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
         let _ = ctx;
         entity.insert(self);
