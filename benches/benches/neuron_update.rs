@@ -9,7 +9,9 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_engine::{NeuronModel, Param, PopulationOptions, SimConfig, Simulation};
-use ember_models::{Adex, Eif, Izhikevich, IzhikevichPreset, Lif, Qif};
+use ember_models::{
+    Adex, Alif, Eif, Exact, Glif2, Izhikevich, IzhikevichPreset, Lif, Poisson, Qif,
+};
 
 const NEURONS: u32 = 100_000;
 const STEPS: u64 = 100;
@@ -72,16 +74,61 @@ fn adex() -> Simulation {
     population(model, 1.0, Default::default())
 }
 
+/// ALIF with two threshold-adaptation terms (train mode), 20 nA.
+fn alif() -> Simulation {
+    let model = Alif {
+        rest_v: (-65.0).into(),
+        reset_v: (-65.0).into(),
+        thresh_eq_v: (-50.0).into(),
+        refrac_t: 2.0.into(),
+        tc_membrane: 20.0.into(),
+        tc_adaptation: vec![100.0, 1000.0],
+        spike_increment: vec![1.0, 0.1],
+        resistance: 1.0.into(),
+    };
+    population(model, 20.0, Default::default())
+}
+
+/// GLIF2 (one adaptation term, linear reset), 20 nA.
+fn glif2() -> Simulation {
+    let model = Glif2 {
+        rest_v: (-65.0).into(),
+        reset_v_add: 2.0.into(),
+        reset_v_mul: 0.5.into(),
+        thresh_eq_v: (-50.0).into(),
+        refrac_t: 2.0.into(),
+        tc_membrane: 20.0.into(),
+        rc_adaptation: vec![0.01],
+        spike_increment: vec![1.0],
+        resistance: 1.0.into(),
+    };
+    population(model, 20.0, Default::default())
+}
+
+/// Exact neurons with a positive input (spike every step: the worst case).
+fn exact() -> Simulation {
+    population(Exact::new(-70.0, -40.0), 1.0, Default::default())
+}
+
+/// Poisson generators at 10 Hz (O(spikes) per step); the drive is ignored.
+fn poisson() -> Simulation {
+    population(Poisson::new(10.0), 0.0, Default::default())
+}
+
 /// Builds one case's simulation.
 type Build = fn() -> Simulation;
 
 /// The cases: (name, builder).
 const CASES: &[(&str, Build)] = &[
     ("lif", lif),
+    ("alif", alif),
+    ("glif2", glif2),
     ("qif", qif),
     ("izhikevich", izhikevich),
     ("eif", eif),
     ("adex", adex),
+    ("exact", exact),
+    ("poisson", poisson),
 ];
 
 fn neuron_update(c: &mut Criterion) {
