@@ -619,6 +619,36 @@ fn per_neuron_parameters_run_each_neuron_with_its_own() {
     assert_eq!(w[0], w[2]);
 }
 
+#[test]
+fn large_populations_split_in_parallel_with_identical_results() {
+    // 70 000 neurons per copy: above the parallel threshold, so the kernel splits into
+    // parallel parts; 1 and 2 threads and a single neuron must agree exactly.
+    let run = |threads: usize, size: u32| {
+        let cfg = SimConfig {
+            threads,
+            ..config(0.1)
+        };
+        let r = Run::new(
+            cfg,
+            trace_g_adex(),
+            size,
+            Default::default(),
+            1.0,
+            vec![],
+            130,
+        );
+        let v = r.sim.get::<Voltage>(r.pop).unwrap().0.clone();
+        (r.adaptation(), v, r.spike_steps(size - 1, 0))
+    };
+    let (w1, v1, s1) = run(1, 70_000);
+    let (w2, v2, s2) = run(2, 70_000);
+    assert_eq!((&w1, &v1, &s1), (&w2, &v2, &s2));
+    let (w, v, s) = run(1, 1);
+    assert_eq!(s1, [TRACE_G_ADEX[0]]);
+    assert_eq!(s, s1);
+    assert!(w1.iter().all(|&x| x == w[0]) && v1.iter().all(|&x| x == v[0]));
+}
+
 const SCENARIO: &str = r#"
 [simulation]
 step_time = 0.1

@@ -12,7 +12,7 @@
 //! `voltage_thresholding_constant` with `voltage_integration_exponential`, then
 //! `adaptive_currents_linear`), for each neuron:
 //!
-//! 1. The membrane step of [`Eif`](crate::Eif) (one explicit Euler step, refractory mask
+//! 1. The membrane step of [`Eif`] (one explicit Euler step, refractory mask
 //!    and lock, constant reset) with input `I − Σₖ wₖ`, using the adaptation *before* this
 //!    step; the whole adapted input is zeroed while refractory.
 //! 2. In train mode only, for each term, with the voltage `V` *after* the step and reset:
@@ -32,7 +32,8 @@
 //! updates `w` inside the membrane loop (the same arithmetic, one pass).
 //!
 //! The exponential is [`exp_poly`](crate::neurons::eif::exp_poly) (within 1 ulp of the
-//! correctly rounded `exp`; see the [`eif`](crate::neurons::eif) module).
+//! correctly rounded `exp`) and `(V − V_T)/Δ_T` is computed with a precomputed `1/Δ_T`, as
+//! in [`eif`](crate::neurons::eif) (whose module docs give the accuracy).
 //!
 //! # Parameters
 //!
@@ -45,9 +46,9 @@
 //! | `thresh_v` | mV | spike cut-off `V_θ` | |
 //! | `refrac_t` | ms | absolute refractory period `t_ref` | `≥ 0` |
 //! | `tc_membrane` | ms | membrane time constant `τ_m` | `> 0` |
-//! | `tc_adaptation` [K] | ms | adaptation time constants `τₖ` | `> 0` |
-//! | `voltage_coupling` [K] | µS | subthreshold coupling `aₖ` | any (same K) |
-//! | `spike_increment` [K] | nA | spike-triggered increment `bₖ` | any (same K) |
+//! | `tc_adaptation` \[K\] | ms | adaptation time constants `τₖ` | `> 0` |
+//! | `voltage_coupling` \[K\] | µS | subthreshold coupling `aₖ` | any (same K) |
+//! | `spike_increment` \[K\] | nA | spike-triggered increment `bₖ` | any (same K) |
 //! | `resistance` | MΩ | membrane resistance `R` (default 1) | `≠ 0` |
 //!
 //! Every value must be finite. The membrane parameters may be one value or one per neuron;
@@ -148,7 +149,8 @@ impl Adex {
 }
 
 /// One adaptation term's update (Inferno `adaptive_currents_linear`): the Euler step
-/// `w + (Δt/τ)·(a·(V − V_rest) − w)` unless `held`, then `+ b` if the neuron spiked.
+/// `w + (Δt/τ)·(a·(V − V_rest) − w)` if `evolve` (not held by the refractory lock), then
+/// `+ b` if the neuron spiked.
 #[inline(always)]
 #[expect(
     clippy::too_many_arguments,
@@ -161,11 +163,11 @@ pub fn adapt_current(
     increment: f32,
     v: f32,
     rest_v: f32,
-    held: bool,
+    evolve: bool,
     spike: bool,
 ) -> f32 {
     let euler = w + rate * (coupling * (v - rest_v) - w);
-    let w = if held { w } else { euler };
+    let w = if evolve { euler } else { w };
     if spike { w + increment } else { w }
 }
 
@@ -209,10 +211,10 @@ impl InputAdaptation for FusedTerm<'_> {
         self.w[i]
     }
     #[inline(always)]
-    fn update(&mut self, i: usize, c: &EifCoefficients, v: f32, held: bool, spike: bool) {
+    fn update(&mut self, i: usize, c: &EifCoefficients, v: f32, evolve: bool, spike: bool) {
         let (rate, coupling, increment) = (self.rate, self.coupling, self.increment);
         let w = &mut self.w[i];
-        *w = adapt_current(*w, rate, coupling, increment, v, c.rest_v, held, spike);
+        *w = adapt_current(*w, rate, coupling, increment, v, c.rest_v, evolve, spike);
     }
 }
 
@@ -335,7 +337,7 @@ fn step_population(
             let dst = &mut per_batch[b * n * terms..(b + 1) * n * terms];
             let (v, r) = (&voltage[range.clone()], &refrac[range]);
             for i in 0..n {
-                let held = lock && r[i] > 0.0;
+                let evolve = !lock || r[i] <= 0.0;
                 let spike = membrane.flags[i] != 0;
                 let rest_v = membrane.rest_v(i);
                 for t in 0..terms {
@@ -347,7 +349,7 @@ fn step_population(
                         increment[t],
                         v[i],
                         rest_v,
-                        held,
+                        evolve,
                         spike,
                     );
                 }
@@ -478,16 +480,16 @@ mod tests {
     fn adaptation_update_follows_inferno_order() {
         // INFERNO.md 1.4: post-reset V = −70, rest −65, a = 1, Δt/τ = 0.1, b = 5.
         assert_eq!(
-            adapt_current(0.0, 0.1, 1.0, 5.0, -70.0, -65.0, false, true),
+            adapt_current(0.0, 0.1, 1.0, 5.0, -70.0, -65.0, true, true),
             4.5
         );
         assert_eq!(
-            adapt_current(0.0, 0.1, 1.0, 5.0, -70.0, -65.0, true, true),
+            adapt_current(0.0, 0.1, 1.0, 5.0, -70.0, -65.0, false, true),
             5.0
         );
         // No spike: the Euler step only.
         assert_eq!(
-            adapt_current(2.0, 0.5, 0.5, 5.0, -61.0, -65.0, false, false),
+            adapt_current(2.0, 0.5, 0.5, 5.0, -61.0, -65.0, true, false),
             2.0
         );
     }

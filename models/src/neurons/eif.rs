@@ -404,9 +404,9 @@ pub trait InputAdaptation: Send + Sized {
     /// `Σₖ wₖ` of neuron `i`, nA, subtracted from its input.
     fn current(&self, i: usize) -> f32;
     /// Called after neuron `i`'s step with its voltage after reset `v`, whether its
-    /// adaptation is held (`refrac_lock` and refractory after the step) and whether it
-    /// spiked.
-    fn update(&mut self, i: usize, c: &EifCoefficients, v: f32, held: bool, spike: bool);
+    /// adaptation takes its continuous (Euler) step — not when `refrac_lock` holds it
+    /// because the neuron is refractory after the step — and whether it spiked.
+    fn update(&mut self, i: usize, c: &EifCoefficients, v: f32, evolve: bool, spike: bool);
 }
 
 /// No current adaptation (EIF).
@@ -545,7 +545,10 @@ fn eif_neuron<A: InputAdaptation, const LOCK: bool>(
     let r_after = if spike { k.refrac_t } else { rem };
     *v = v_after;
     *r = r_after;
-    a.update(i, k, v_after, LOCK & (r_after > 0.0), spike);
+    // Inferno holds the adaptation where `refrac > 0`; refractory times are never NaN
+    // (validated), so `r ≤ 0` is its exact complement, which lets the update be one masked
+    // add.
+    a.update(i, k, v_after, !LOCK | (r_after <= 0.0), spike);
     spike
 }
 
