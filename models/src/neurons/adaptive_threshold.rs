@@ -44,8 +44,8 @@ use bevy_ecs::prelude::*;
 use ember_engine::model::check;
 use ember_engine::prelude::*;
 use ember_engine::{
-    BatchReducer, EffectiveThreshold, ModelSystems, ParamError, ParamReader, Population,
-    PopulationMode, RefracLock, SpawnContext,
+    BatchReducer, BatchReduction, EffectiveThreshold, ModelSystems, ParamError, ParamReader,
+    Population, PopulationMode, RefracLock, SpawnContext,
 };
 
 use crate::Lif;
@@ -168,9 +168,10 @@ fn step_population(
 ) {
     let terms = adaptation.terms();
     let batch = voltage.len() / n;
-    for (i, th) in k.thresh.iter_mut().enumerate() {
-        *th = k.thresh_eq[i] + adaptation.neuron(i).iter().sum::<f32>();
-    }
+    // With one batch copy and a built-in reduction the reduced value is the copy's value:
+    // update θ in place instead of through the per-batch buffer.
+    let in_place = batch == 1 && !matches!(reducer.0, BatchReduction::Custom(_));
+    threshold_sums(terms, &k.thresh_eq, adaptation.values(), &mut k.thresh);
     for b in 0..batch {
         let r = b * n..(b + 1) * n;
         let state = LifState {
@@ -197,28 +198,108 @@ fn step_population(
             }
         }
         if train {
-            let theta = adaptation.values();
-            let dst = &mut k.per_batch[b * n * terms..(b + 1) * n * terms];
-            for i in 0..n {
-                let held = lock && refrac[b * n + i] > 0.0;
-                let spiked = if k.membrane.flags[i] != 0 { 1.0 } else { 0.0 };
-                for t in 0..terms {
-                    let th = theta[i * terms + t];
-                    let th = if held { th } else { th * k.decay[t] };
-                    dst[i * terms + t] = th + k.increment[t] * spiked;
-                }
+            let update = ThetaUpdate {
+                decay: &k.decay,
+                increment: &k.increment,
+                refrac: &refrac[r],
+                flags: &k.membrane.flags,
+                lock,
+            };
+            if in_place {
+                update.apply(adaptation.values_mut(), None);
+            } else {
+                let dst = &mut k.per_batch[b * n * terms..(b + 1) * n * terms];
+                update.apply(dst, Some(adaptation.values()));
             }
         }
     }
-    if train {
+    if train && !in_place {
         let per_batch = &k.per_batch[..batch * n * terms];
         reducer
             .0
             .reduce_into(per_batch, batch, adaptation.values_mut(), &mut k.scratch);
     }
     for copy in effective.chunks_exact_mut(n) {
-        for (i, e) in copy.iter_mut().enumerate() {
-            *e = k.thresh_eq[i] + adaptation.neuron(i).iter().sum::<f32>();
+        threshold_sums(terms, &k.thresh_eq, adaptation.values(), copy);
+    }
+}
+
+/// `out[i] = Θ∞ᵢ + Σₖ θᵢₖ`, with the common term counts unrolled so the loop vectorises.
+fn threshold_sums(terms: usize, eq: &[f32], theta: &[f32], out: &mut [f32]) {
+    fn fixed<const K: usize>(eq: &[f32], theta: &[f32], out: &mut [f32]) {
+        let (rows, _) = theta.as_chunks::<K>();
+        for ((o, &e), row) in out.iter_mut().zip(eq).zip(rows) {
+            *o = e + row.iter().sum::<f32>();
+        }
+    }
+    match terms {
+        1 => fixed::<1>(eq, theta, out),
+        2 => fixed::<2>(eq, theta, out),
+        3 => fixed::<3>(eq, theta, out),
+        4 => fixed::<4>(eq, theta, out),
+        _ => {
+            for ((o, &e), row) in out.iter_mut().zip(eq).zip(theta.chunks_exact(terms)) {
+                *o = e + row.iter().sum::<f32>();
+            }
+        }
+    }
+}
+
+/// The θ update of one batch copy (Inferno `adaptive_thresholds_linear_spike`):
+/// `θ ← held ? θ : θ·decay`, then `θ += d·spike`.
+struct ThetaUpdate<'a> {
+    decay: &'a [f32],
+    increment: &'a [f32],
+    /// Refractory times after the step (held where > 0, with `lock`).
+    refrac: &'a [f32],
+    /// Spike flags of the step.
+    flags: &'a [u8],
+    lock: bool,
+}
+
+impl ThetaUpdate<'_> {
+    /// Writes the updated θ into `dst`, from `src` (or from `dst` itself when `None`).
+    fn apply(&self, dst: &mut [f32], src: Option<&[f32]>) {
+        match self.decay.len() {
+            1 => self.fixed::<1>(dst, src),
+            2 => self.fixed::<2>(dst, src),
+            3 => self.fixed::<3>(dst, src),
+            4 => self.fixed::<4>(dst, src),
+            k => {
+                for i in 0..self.flags.len() {
+                    for t in 0..k {
+                        let th = src.map_or(dst[i * k + t], |s| s[i * k + t]);
+                        dst[i * k + t] = self.one(th, t, i);
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn one(&self, theta: f32, t: usize, i: usize) -> f32 {
+        let held = self.lock & (self.refrac[i] > 0.0);
+        let spiked = if self.flags[i] != 0 { 1.0 } else { 0.0 };
+        let th = if held { theta } else { theta * self.decay[t] };
+        th + self.increment[t] * spiked
+    }
+
+    fn fixed<const K: usize>(&self, dst: &mut [f32], src: Option<&[f32]>) {
+        let decay: [f32; K] = self.decay.try_into().expect("K terms");
+        let inc: [f32; K] = self.increment.try_into().expect("K terms");
+        let (rows, _) = dst.as_chunks_mut::<K>();
+        let per_neuron = rows.iter_mut().zip(self.refrac).zip(self.flags).enumerate();
+        for (i, ((row, &r), &f)) in per_neuron {
+            let held = self.lock & (r > 0.0);
+            let spiked = if f != 0 { 1.0 } else { 0.0 };
+            let from: [f32; K] = match src {
+                Some(s) => s[i * K..(i + 1) * K].try_into().expect("K terms"),
+                None => *row,
+            };
+            for t in 0..K {
+                let th = if held { from[t] } else { from[t] * decay[t] };
+                row[t] = th + inc[t] * spiked;
+            }
         }
     }
 }

@@ -138,6 +138,11 @@ pub trait LifSource: Sync {
     fn at(&self, i: usize) -> LifCoefficients;
     /// The same source restricted to neurons `start..` (for parallel chunks).
     fn offset(&self, start: usize) -> impl LifSource;
+    /// The same source restricted to neurons `..n`: slicing once before the loop lets the
+    /// compiler drop per-neuron bounds checks and vectorise.
+    fn prefix(&self, n: usize) -> Self
+    where
+        Self: Sized;
 }
 
 impl LifSource for LifCoefficients {
@@ -146,6 +151,9 @@ impl LifSource for LifCoefficients {
         *self
     }
     fn offset(&self, _start: usize) -> impl LifSource {
+        *self
+    }
+    fn prefix(&self, _n: usize) -> Self {
         *self
     }
 }
@@ -196,6 +204,16 @@ impl LifSource for LifSlices<'_> {
             resistance: &self.resistance[s..],
         }
     }
+    fn prefix(&self, n: usize) -> Self {
+        LifSlices {
+            rest_v: &self.rest_v[..n],
+            reset_v: &self.reset_v[..n],
+            thresh_v: &self.thresh_v[..n],
+            refrac_t: &self.refrac_t[..n],
+            decay: &self.decay[..n],
+            resistance: &self.resistance[..n],
+        }
+    }
 }
 
 /// The precomputed kernel state of a LIF population: coefficients for its Δt and a
@@ -233,6 +251,7 @@ pub fn lif_step<S: LifSource, R: ResetRule>(
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
     let (input, refrac, spiked) = (&input[..n], &mut refrac[..n], &mut spiked[..n]);
+    let (c, reset) = (&c.prefix(n), &reset.prefix(n));
     for i in 0..n {
         let spike = lif_neuron(
             &c.at(i),
@@ -312,6 +331,10 @@ pub trait ResetRule: Sync {
     fn reset(&self, i: usize, k: &LifCoefficients, v: f32) -> f32;
     /// The same rule restricted to neurons `start..` (for parallel chunks).
     fn offset(&self, start: usize) -> impl ResetRule;
+    /// The same rule restricted to neurons `..n` (see [`LifSource::prefix`]).
+    fn prefix(&self, n: usize) -> Self
+    where
+        Self: Sized;
 }
 
 /// Constant reset `V ← V_reset` (Inferno `voltage_thresholding_constant`).
@@ -324,6 +347,9 @@ impl ResetRule for ConstantReset {
         k.reset_v
     }
     fn offset(&self, _start: usize) -> impl ResetRule {
+        ConstantReset
+    }
+    fn prefix(&self, _n: usize) -> Self {
         ConstantReset
     }
 }
@@ -347,6 +373,12 @@ impl ResetRule for LinearReset<'_> {
         LinearReset {
             mul: &self.mul[s..],
             add: &self.add[s..],
+        }
+    }
+    fn prefix(&self, n: usize) -> Self {
+        LinearReset {
+            mul: &self.mul[..n],
+            add: &self.add[..n],
         }
     }
 }
@@ -373,6 +405,12 @@ impl<S: LifSource> LifSource for WithThreshold<'_, S> {
         WithThreshold {
             inner: self.inner.offset(s),
             thresh_v: &self.thresh_v[s..],
+        }
+    }
+    fn prefix(&self, n: usize) -> Self {
+        WithThreshold {
+            inner: self.inner.prefix(n),
+            thresh_v: &self.thresh_v[..n],
         }
     }
 }
