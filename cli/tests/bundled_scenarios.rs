@@ -66,12 +66,12 @@ fn trains_by_batch(spikes: &str, pop: &str) -> BTreeMap<String, Vec<(u64, u32)>>
 fn heterogeneous_scenario_snapshot_and_batch_independence() {
     let spikes = run_scenario("heterogeneous.toml", Some(100.0), 1);
     // Every population spikes, in every batch copy.
-    for pop in ["input", "lif", "alif", "glif2", "readout"] {
+    for pop in ["input", "lif", "alif", "glif2", "rs", "adex", "readout"] {
         let trains = trains_by_batch(&spikes, pop);
         assert_eq!(trains.len(), 4, "{pop}: spikes in every batch copy");
     }
     // Independent Poisson inputs per batch copy: the copies' spikes differ.
-    for pop in ["input", "lif", "alif", "glif2"] {
+    for pop in ["input", "lif", "alif", "glif2", "rs", "adex"] {
         let trains = trains_by_batch(&spikes, pop);
         let first = &trains["0"];
         assert!(
@@ -94,10 +94,18 @@ fn batch_copies_with_identical_inputs_spike_identically() {
     sc.projections.retain(|p| p.pre != "input");
     sc.records
         .retain(|r| r.population.as_deref() != Some("input"));
-    let text = ember_engine::Scenario::to_toml(&sc).unwrap()
-        + "\n[[stimulus]]\ntarget = \"lif\"\nkind = \"current\"\namplitude = 18.0\n\n\
-           [[stimulus]]\ntarget = \"alif\"\nkind = \"current\"\namplitude = 18.0\n\n\
-           [[stimulus]]\ntarget = \"glif2\"\nkind = \"current\"\namplitude = 18.0\n";
+    let mut text = ember_engine::Scenario::to_toml(&sc).unwrap();
+    for (target, amplitude) in [
+        ("lif", 18.0),
+        ("alif", 18.0),
+        ("glif2", 18.0),
+        ("rs", 10.0),
+        ("adex", 1.0),
+    ] {
+        text += &format!(
+            "\n[[stimulus]]\ntarget = \"{target}\"\nkind = \"current\"\namplitude = {amplitude:?}\n"
+        );
+    }
     let sc = run::parse("identical.toml", &text).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let opts = RunOptions {
@@ -107,7 +115,7 @@ fn batch_copies_with_identical_inputs_spike_identically() {
     };
     run::run("identical.toml", &sc, &opts).unwrap();
     let spikes = fs::read_to_string(opts.out.join("spikes.csv")).unwrap();
-    for pop in ["lif", "alif", "glif2", "readout"] {
+    for pop in ["lif", "alif", "glif2", "rs", "adex", "readout"] {
         let trains = trains_by_batch(&spikes, pop);
         assert_eq!(trains.len(), 4, "{pop}: spikes in every batch copy");
         assert!(trains.values().all(|t| t == &trains["0"]), "{pop}");
