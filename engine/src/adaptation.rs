@@ -124,6 +124,16 @@ impl Adaptation {
         &mut self.values
     }
 
+    /// Swaps the stored values with `values` (same length), e.g. with a buffer a kernel has
+    /// just filled with the updated values of the only batch copy: no copy needed.
+    ///
+    /// # Panics
+    /// If the lengths differ (a kernel bug).
+    pub fn swap_values(&mut self, values: &mut Vec<f32>) {
+        assert_eq!(values.len(), self.values.len(), "adaptation buffer length");
+        std::mem::swap(&mut self.values, values);
+    }
+
     /// The K terms of neuron `i`.
     pub fn neuron(&self, i: usize) -> &[f32] {
         &self.values[i * self.terms..(i + 1) * self.terms]

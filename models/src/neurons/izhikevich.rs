@@ -442,10 +442,18 @@ fn step_population<S: QuadraticSource>(
             }
         }
     }
-    if train {
+    // One copy and a built-in reduction: the reduced value is the copy's value, which the
+    // caller swaps in (`Adaptation::swap_values`) instead of copying.
+    if train && !one_copy_swap(batch, k, reduction) {
         let per_batch = &per_batch[..batch * n * k];
         reduction.reduce_into(per_batch, batch, adaptation.values_mut(), scratch);
     }
+}
+
+/// True when the updated adaptation of a step is exactly the per-batch buffer (one batch
+/// copy, one term, built-in reduction), so it can be swapped in rather than reduced.
+fn one_copy_swap(batch: usize, terms: usize, reduction: &BatchReduction) -> bool {
+    batch == 1 && terms == 1 && !matches!(reduction, BatchReduction::Custom(_))
 }
 
 /// The components an Izhikevich system reads and writes.
@@ -504,6 +512,9 @@ pub fn izhikevich_system<M: Component>(
                 let c = QuadraticSlices::new(arrays);
                 step_population(&c, terms, buffers, dt, lock.0, train, red, state);
             }
+        }
+        if train && one_copy_swap(pop.batch as usize, a.terms(), red) {
+            a.swap_values(per_batch);
         }
     }
 }
