@@ -348,6 +348,30 @@ pub mod check {
         b: &Param,
         n: usize,
     ) -> Result<(), ParamError> {
+        compare(a_name, a, b_name, b, n, true)
+    }
+
+    /// `a[i] ≤ b[i]` for every neuron (either may be scalar); the error names `a`.
+    pub fn at_most(
+        a_name: &'static str,
+        a: &Param,
+        b_name: &'static str,
+        b: &Param,
+        n: usize,
+    ) -> Result<(), ParamError> {
+        compare(a_name, a, b_name, b, n, false)
+    }
+
+    /// `a[i] < b[i]` (`strict`) or `a[i] ≤ b[i]` for every neuron; NaN always fails.
+    fn compare(
+        a_name: &'static str,
+        a: &Param,
+        b_name: &'static str,
+        b: &Param,
+        n: usize,
+        strict: bool,
+    ) -> Result<(), ParamError> {
+        use std::cmp::Ordering::{Equal, Less};
         let m = if a.as_scalar().is_some() && b.as_scalar().is_some() {
             1
         } else {
@@ -355,15 +379,25 @@ pub mod check {
         };
         for i in 0..m {
             let (x, y) = (a.at(i), b.at(i));
-            if x.partial_cmp(&y) != Some(std::cmp::Ordering::Less) {
+            let ok = match x.partial_cmp(&y) {
+                Some(Less) => true,
+                Some(Equal) => !strict,
+                _ => false,
+            };
+            if !ok {
                 let at = if m > 1 {
                     format!(" (neuron {i})")
                 } else {
                     String::new()
                 };
+                let (relation, negation) = if strict {
+                    ("less than", "≥")
+                } else {
+                    ("at most", ">")
+                };
                 return Err(ParamError::new(
                     a_name,
-                    format!("must be less than `{b_name}`{at}, got {x} ≥ {y}"),
+                    format!("must be {relation} `{b_name}`{at}, got {x} {negation} {y}"),
                 ));
             }
         }

@@ -183,7 +183,7 @@ impl Eif {
             check::each(name, p, "a finite number", |_| true)?;
         }
         check::less_than("rest_v", &self.rest_v, "rheobase_v", &self.rheobase_v, n)?;
-        not_greater(
+        check::at_most(
             "rheobase_v",
             &self.rheobase_v,
             "thresh_v",
@@ -196,39 +196,6 @@ impl Eif {
         check::each("tc_membrane", &self.tc_membrane, "> 0 ms", |v| v > 0.0)?;
         check::each("resistance", &self.resistance, "non-zero", |v| v != 0.0)
     }
-}
-
-/// `a[i] ≤ b[i]` for every neuron (either may be scalar); the error names `a`.
-fn not_greater(
-    a_name: &'static str,
-    a: &Param,
-    b_name: &'static str,
-    b: &Param,
-    n: usize,
-) -> Result<(), ParamError> {
-    let m = if a.as_scalar().is_some() && b.as_scalar().is_some() {
-        1
-    } else {
-        n
-    };
-    for i in 0..m {
-        let (x, y) = (a.at(i), b.at(i));
-        // Written so that NaN fails too.
-        if x.partial_cmp(&y)
-            .is_none_or(|o| o == std::cmp::Ordering::Greater)
-        {
-            let at = if m > 1 {
-                format!(" (neuron {i})")
-            } else {
-                String::new()
-            };
-            return Err(ParamError::new(
-                a_name,
-                format!("must be less than or equal to `{b_name}`{at}, got {x} > {y}"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `exp(x)` for f32, branch-free so that loops calling it vectorise.

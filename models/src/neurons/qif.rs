@@ -154,39 +154,6 @@ impl Qif {
     }
 }
 
-/// `a[i] ≤ b[i]` for every neuron (either may be scalar); the error names `a`.
-pub(crate) fn less_or_equal(
-    a_name: &'static str,
-    a: &Param,
-    b_name: &'static str,
-    b: &Param,
-    n: usize,
-) -> Result<(), ParamError> {
-    let m = if a.as_scalar().is_some() && b.as_scalar().is_some() {
-        1
-    } else {
-        n
-    };
-    for i in 0..m {
-        let (x, y) = (a.at(i), b.at(i));
-        if !matches!(
-            x.partial_cmp(&y),
-            Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
-        ) {
-            let at = if m > 1 {
-                format!(" (neuron {i})")
-            } else {
-                String::new()
-            };
-            return Err(ParamError::new(
-                a_name,
-                format!("must be at most `{b_name}`{at}, got {x} > {y}"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// The coefficients of one neuron's quadratic step, Δt already folded in.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct QuadraticCoefficients {
@@ -607,7 +574,7 @@ impl NeuronModel for Qif {
             check::each(name, p, "a finite number", |_| true)?;
         }
         check::less_than("rest_v", &self.rest_v, "crit_v", &self.crit_v, n)?;
-        less_or_equal("crit_v", &self.crit_v, "thresh_v", &self.thresh_v, n)?;
+        check::at_most("crit_v", &self.crit_v, "thresh_v", &self.thresh_v, n)?;
         check::each("affinity", &self.affinity, "> 0", |v| v > 0.0)?;
         check::less_than("reset_v", &self.reset_v, "thresh_v", &self.thresh_v, n)?;
         check::each("refrac_t", &self.refrac_t, "≥ 0 ms", |v| v >= 0.0)?;
