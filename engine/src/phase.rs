@@ -29,7 +29,10 @@ pub enum Phase {
     /// Thresholding for models that separate it from integration; after this phase
     /// `Spikes` holds this step's spikes for every population.
     Threshold,
-    /// Adaptation updates (skipped in eval mode).
+    /// Adaptation updates of user models (skipped in eval mode). The built-in adaptive
+    /// models (ALIF, GLIF2, Izhikevich, AdEx) update their adaptations inside their
+    /// [`Phase::Integrate`] system, right after thresholding, exactly where Inferno's
+    /// `forward` does; after this phase every adaptation holds this step's value.
     Adapt,
     /// Learning rules on projections.
     Plasticity,
