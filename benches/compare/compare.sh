@@ -2,6 +2,11 @@
 # Peer comparison: Ember vs Brian2 (cpp_standalone) on the CUBA benchmark.
 #
 #   bash benches/compare/compare.sh [--n N] [--brian2-only] [--no-cargo]
+#   bash benches/compare/compare.sh --model coba [--n N] [--coba-init both|zero|brian|brian-v|all]
+#
+# --model coba: Brian2-only COBA reference (coba_brian2.py, coba_runs.py), every
+#   seed in SEEDS (default "12345 1 2 3 4"), ROUNDS timed runs per seed and
+#   initial state; prints spike counts, rates and whole-process times.
 #
 # Environment:
 #   ROUNDS=5        interleaved measurement rounds (brian2, ember, brian2, ember, ...)
@@ -9,6 +14,7 @@
 #   BRIAN2_SEED=12345  seed baked into the Brian2 binary ("none": fresh seed per run)
 #   EMBER_BIN=...   Ember binary (default: <target>/release/ember)
 #   PYTHON=python3  interpreter used to create the venv
+#   SEEDS="12345 1 2 3 4"  Brian2 seeds for --model coba (one binary per seed)
 #
 # Everything generated goes under <repo>/target/ (venv, Brian2 project, outputs).
 # See README.md beside this file.
@@ -29,19 +35,37 @@ EMBER_BIN="${EMBER_BIN:-$TARGET/release/ember}"
 N=4000
 RUN_EMBER=1
 RUN_CARGO=1
+MODEL=cuba
+COBA_INIT=both
 while [ $# -gt 0 ]; do
     case "$1" in
+        --model) MODEL="${2:?--model needs a value}"; shift 2 ;;
+        --model=*) MODEL="${1#--model=}"; shift ;;
+        --coba-init) COBA_INIT="${2:?--coba-init needs a value}"; shift 2 ;;
+        --coba-init=*) COBA_INIT="${1#--coba-init=}"; shift ;;
         --n) N="${2:?--n needs a value}"; shift 2 ;;
         --n=*) N="${1#--n=}"; shift ;;
         --brian2-only) RUN_EMBER=0; RUN_CARGO=0; shift ;;
         --no-cargo) RUN_CARGO=0; shift ;;
-        -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done
 case "$N" in ''|*[!0-9]*) echo "compare.sh: --n must be a positive integer" >&2; exit 2 ;; esac
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "compare.sh: ROUNDS must be a positive integer" >&2; exit 2 ;; esac
 case "$WARMUP" in ''|*[!0-9]*) echo "compare.sh: WARMUP must be a non-negative integer" >&2; exit 2 ;; esac
+case "$MODEL" in cuba|coba) ;; *) echo "compare.sh: --model must be cuba or coba" >&2; exit 2 ;; esac
+case "$COBA_INIT" in
+    zero|brian|brian-v) ;;
+    both) COBA_INIT=zero,brian ;;
+    all) COBA_INIT=zero,brian,brian-v ;;
+    *) echo "compare.sh: --coba-init must be both, zero, brian, brian-v or all" >&2; exit 2 ;;
+esac
+if [ "$MODEL" = coba ]; then
+    # Ember has no COBA scenario yet: Brian2 reference only, no cargo.
+    RUN_EMBER=0
+    RUN_CARGO=0
+fi
 
 EMBER_NOTE=""
 if [ "$N" != 4000 ] && [ "$RUN_EMBER" = 1 ]; then
@@ -73,6 +97,11 @@ else
     venv_ok || { echo "compare.sh: Brian2 does not import in $VENV after install" >&2; exit 1; }
 fi
 "$VPY" -c 'import brian2, numpy; print("    brian2", brian2.__version__, "numpy", numpy.__version__)'
+
+if [ "$MODEL" = coba ]; then
+    exec "$VPY" "$HERE/coba_runs.py" --work "$WORK" --n "$N" --seeds "${SEEDS:-12345 1 2 3 4}" \
+        --inits "$COBA_INIT" --rounds "$ROUNDS" --warmup "$WARMUP"
+fi
 
 # --- (b) Ember release build --------------------------------------------------
 if [ "$RUN_CARGO" = 1 ]; then

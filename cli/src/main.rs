@@ -21,7 +21,7 @@ enum Command {
     Run {
         /// Scenario file (.toml). Without it, the bundled CUBA benchmark runs.
         file: Option<PathBuf>,
-        /// Output directory [default: out/<scenario name>].
+        /// Output directory [default: out/NAME, NAME being the scenario file name without extension].
         #[arg(long)]
         out: Option<PathBuf>,
         /// Compute threads (0 = one per core). Results do not depend on it.

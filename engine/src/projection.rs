@@ -133,7 +133,8 @@ impl Connectivity {
 }
 
 /// Synaptic weights: one for the whole projection or one per synapse in canonical order.
-/// Dimensionless multipliers of the synapse model's current.
+/// Their unit is the synapse model's: dimensionless multipliers of the current for current
+/// synapses, µS per spike for conductance synapses.
 #[derive(Component, Clone, Debug, PartialEq)]
 pub struct Weights(pub Param);
 

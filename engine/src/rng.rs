@@ -56,7 +56,7 @@ impl RngStream {
 
     /// A stream from a precomputed key; `RngStream::from_key(stream_key(s, n, i))` equals
     /// `RngStream::new(s, n, i)`. Use it to hash the name once for many indices with
-    /// [`RngStream::keyed`].
+    /// [`StreamFamily`].
     pub fn from_key(key: u64) -> Self {
         Self { state: key }
     }

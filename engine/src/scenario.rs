@@ -112,7 +112,7 @@ pub enum Aggregate {
 }
 
 /// How adaptation updates are reduced over the batch (the named reductions; Rust code can
-/// also give a custom function, see [`BatchReduction`](crate::BatchReduction)).
+/// also give a custom function, see [`BatchReduction`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BatchReductionName {
@@ -663,8 +663,8 @@ impl Simulation {
         let mut projections = Vec::new();
         for (i, p) in sc.projections.iter().enumerate() {
             let path = format!("projection[{i}]");
-            let (_, pre) = lookup(format!("{path}.pre"), &p.pre)?;
-            let (_, post) = lookup(format!("{path}.post"), &p.post)?;
+            let (pre_k, pre) = lookup(format!("{path}.pre"), &p.pre)?;
+            let (post_k, post) = lookup(format!("{path}.post"), &p.post)?;
             let name = p
                 .name
                 .clone()
@@ -673,6 +673,7 @@ impl Simulation {
             let rule = connect_rule(
                 &format!("{path}.connectivity"),
                 &p.connectivity,
+                (sc.populations[pre_k].size, sc.populations[post_k].size),
                 pre == post,
             )?;
             check_delay(
@@ -890,13 +891,24 @@ impl Simulation {
     }
 }
 
-fn connect_rule(path: &str, c: &ConnectivitySpec, same: bool) -> Result<ConnectRule, BuildError> {
+/// Maps a scenario connectivity form to a [`ConnectRule`]. The rules added after the first
+/// three (`fixed_indegree`, `fixed_outdegree`, `pairs`) are also checked against the
+/// population sizes here, so their errors name the rule's field
+/// (`projection[0].connectivity.pairs: pair 3 [1, 1] repeats pair 2; …`).
+fn connect_rule(
+    path: &str,
+    c: &ConnectivitySpec,
+    (pre_size, post_size): (u32, u32),
+    same: bool,
+) -> Result<ConnectRule, BuildError> {
     let autapses = |a: &Option<bool>| a.unwrap_or(!same);
-    match c {
-        ConnectivitySpec::AllToAll { autapses: a } => Ok(ConnectRule::AllToAll {
-            autapses: autapses(a),
-        }),
-        ConnectivitySpec::OneToOne => Ok(ConnectRule::OneToOne),
+    let rule = match c {
+        ConnectivitySpec::AllToAll { autapses: a } => {
+            return Ok(ConnectRule::AllToAll {
+                autapses: autapses(a),
+            });
+        }
+        ConnectivitySpec::OneToOne => return Ok(ConnectRule::OneToOne),
         ConnectivitySpec::FixedProbability { p, autapses: a } => {
             if !(0.0..=1.0).contains(p) {
                 return Err(BuildError::invalid(
@@ -904,24 +916,24 @@ fn connect_rule(path: &str, c: &ConnectivitySpec, same: bool) -> Result<ConnectR
                     format!("expected a probability in [0, 1], got {p}"),
                 ));
             }
-            Ok(ConnectRule::FixedProbability {
+            return Ok(ConnectRule::FixedProbability {
                 p: *p,
                 autapses: autapses(a),
-            })
+            });
         }
-        ConnectivitySpec::FixedIndegree { .. } => Err(BuildError::new(
-            path,
-            BuildErrorKind::Unsupported("connectivity fixed_indegree".to_owned()),
-        )),
-        ConnectivitySpec::FixedOutdegree { .. } => Err(BuildError::new(
-            path,
-            BuildErrorKind::Unsupported("connectivity fixed_outdegree".to_owned()),
-        )),
-        ConnectivitySpec::Pairs { .. } => Err(BuildError::new(
-            path,
-            BuildErrorKind::Unsupported("connectivity pairs".to_owned()),
-        )),
-    }
+        ConnectivitySpec::FixedIndegree { k, autapses: a } => ConnectRule::FixedIndegree {
+            k: *k,
+            autapses: autapses(a),
+        },
+        ConnectivitySpec::FixedOutdegree { k, autapses: a } => ConnectRule::FixedOutdegree {
+            k: *k,
+            autapses: autapses(a),
+        },
+        ConnectivitySpec::Pairs { pairs } => ConnectRule::Pairs(pairs.clone()),
+    };
+    rule.check(pre_size, post_size, same)
+        .map_err(|e| BuildError::new(format!("{path}.{}", rule_key(c)), e))?;
+    Ok(rule)
 }
 
 /// Only delays below one step (which round to the minimum one-step transmission) are

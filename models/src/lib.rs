@@ -20,6 +20,8 @@
 //! | [`Equation::NAME`] (yours; not in `register_all`) | [`EquationNeuron`] | your ODE `dx/dt = f(x, I)`, Euler/Heun/RK4, threshold and reset rules |
 //! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
 //! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
+//! | `double_exponential_current` | [`DoubleExponentialCurrent`] | synapse: `I_{d,r} ← I_{d,r}·e^{−Δt/τ_{d,r}} + s·Q/(τ_d−τ_r)`, `I = I_d − I_r` |
+//! | `single_exponential_conductance` | [`SingleExponentialConductance`] | synapse (COBA): `g ← g·e^{−Δt/τ} + w·s`, `I = g·(E_rev − V)` |
 //!
 //! ```
 //! use ember_engine::prelude::*;
@@ -50,7 +52,9 @@ pub use neurons::exact::Exact;
 pub use neurons::izhikevich::{Izhikevich, IzhikevichAbcd, IzhikevichPreset};
 pub use neurons::lif::Lif;
 pub use neurons::qif::Qif;
+pub use synapses::conductance::SingleExponentialConductance;
 pub use synapses::delta::DeltaCurrent;
+pub use synapses::double_exponential::DoubleExponentialCurrent;
 pub use synapses::single_exponential::SingleExponentialCurrent;
 
 use ember_engine::Simulation;
@@ -68,5 +72,7 @@ pub fn register_all(sim: &mut Simulation) {
         .register_neuron_model::<Adex>()
         .register_neuron_model::<Poisson>()
         .register_synapse_model::<DeltaCurrent>()
-        .register_synapse_model::<SingleExponentialCurrent>();
+        .register_synapse_model::<SingleExponentialCurrent>()
+        .register_synapse_model::<DoubleExponentialCurrent>()
+        .register_synapse_model::<SingleExponentialConductance>();
 }

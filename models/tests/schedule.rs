@@ -86,10 +86,14 @@ fn all_builtin_models_schedule_without_ambiguities() {
     for m in ["exact", "lif", "alif", "glif2", "poisson"] {
         assert!(sim.neuron_models().contains(&m), "{m} registered");
     }
-    assert_eq!(
-        sim.synapse_models(),
-        ["delta_current", "single_exponential_current"]
-    );
+    for m in [
+        "delta_current",
+        "double_exponential_current",
+        "single_exponential_conductance",
+        "single_exponential_current",
+    ] {
+        assert!(sim.synapse_models().contains(&m), "{m} registered");
+    }
     let (lif, exact) = every_model(&mut sim);
     sim.initialize()
         .unwrap_or_else(|e| panic!("built-in schedule has conflicts: {e}"));

@@ -2,7 +2,7 @@
 //!
 //! # Equations
 //!
-//! Membrane as [`Lif`](crate::Lif) (exact exponential integration, refractory mask and
+//! Membrane as [`Lif`] (exact exponential integration, refractory mask and
 //! lock). The threshold is `Θ = Θ∞ + Σₖ θₖ` with K adaptation terms that jump by `dₖ` at each
 //! spike and relax to 0:
 //!
@@ -32,9 +32,9 @@
 //! | `thresh_eq_v` | mV | both | equilibrium threshold Θ∞ |
 //! | `refrac_t` | ms | both | `≥ 0` |
 //! | `tc_membrane` | ms | both | `> 0` |
-//! | `tc_adaptation` [K] | ms | alif | `> 0` |
-//! | `rc_adaptation` [K] | ms⁻¹ | glif2 | `> 0` |
-//! | `spike_increment` [K] | mV | both | any (same K as the time constants) |
+//! | `tc_adaptation` \[K\] | ms | alif | `> 0` |
+//! | `rc_adaptation` \[K\] | ms⁻¹ | glif2 | `> 0` |
+//! | `spike_increment` \[K\] | mV | both | any (same K as the time constants) |
 //! | `resistance` | MΩ | both | `≠ 0` (default 1) |
 //!
 //! References: Inferno `ALIF` and `GLIF2` (`inferno/neural/neurons/linear.py`); Bellec et al.
