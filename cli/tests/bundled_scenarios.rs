@@ -121,3 +121,23 @@ fn batch_copies_with_identical_inputs_spike_identically() {
         assert!(trains.values().all(|t| t == &trains["0"]), "{pop}");
     }
 }
+
+#[test]
+fn coba_scenario_snapshot() {
+    // 100 ms: the current kick (first 20 ms) and the start of self-sustained activity.
+    let spikes = run_scenario("coba.toml", Some(100.0), 1);
+    let late = spikes
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split(',')
+                .nth(3)
+                .is_some_and(|s| s.parse::<u64>().unwrap() >= 500)
+        })
+        .count();
+    assert!(
+        late > 1000,
+        "activity continues after the kick: {late} spikes in 50–100 ms"
+    );
+    insta::assert_snapshot!("coba_100ms", digest(&spikes, 12));
+}
