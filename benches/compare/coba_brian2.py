@@ -34,6 +34,10 @@ Initial state (two variants):
     v as with ``--brian-init`` but ge = gi = 0: v is above Vt in ~0.13 % of
     the neurons (~5 at N = 4000), which fire at once; this tells whether a
     handful of initial spikes ignites the network from zero conductances.
+``--kick``
+    the zero-conductance start plus the kick of Ember's scenarios/coba.toml:
+    each neuron gets a constant current drawn from U(0, 0.2 nA) (R*I up to
+    20 mV) during the first 20 ms, nothing afterwards.
 
 Brian2's default precision (float64) and a single thread are kept.
 
@@ -61,13 +65,13 @@ MANIFEST = cuba_brian2.MANIFEST
 BIN_S = 0.1  # activity histogram bin (s)
 
 
-INITS = ("zero", "brian", "brian-v")
+INITS = ("zero", "brian", "brian-v", "kick")
 
 
 def build(directory: str, n: int, duration_s: float, seed: int | None, init: str, method: str) -> None:
     import brian2 as b2
     import numpy as np
-    from brian2 import mV, ms, nS, pF, second
+    from brian2 import mV, ms, nA, nS, pF, second
 
     directory = os.path.abspath(directory)
     b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
@@ -98,7 +102,12 @@ def build(directory: str, n: int, duration_s: float, seed: int | None, init: str
     dge/dt = -ge/taue : siemens
     dgi/dt = -gi/taui : siemens
     """
-    namespace = dict(Cm=Cm, gl=gl, El=El, Vt=Vt, Vr=Vr, Ee=Ee, Ei=Ei, taue=taue, taui=taui, we=we, wi=wi)
+    if init == "kick":
+        eqs = eqs.replace("gi*(Ei-v))/Cm", "gi*(Ei-v) + I_kick*int(t < kick_stop))/Cm")
+        eqs += "I_kick : amp (constant)\n"
+    namespace = dict(
+        Cm=Cm, gl=gl, El=El, Vt=Vt, Vr=Vr, Ee=Ee, Ei=Ei, taue=taue, taui=taui, we=we, wi=wi, kick_stop=20 * ms
+    )
 
     P = b2.NeuronGroup(
         n,
@@ -117,6 +126,11 @@ def build(directory: str, n: int, duration_s: float, seed: int | None, init: str
         P.v = "El + (randn()*5 - 5)*mV"
         P.ge = "(randn()*1.5 + 4)*10*nS"
         P.gi = "(randn()*12 + 20)*10*nS"
+    elif init == "kick":
+        P.v = "Vr + rand()*(Vt - Vr)"
+        P.ge = 0 * nS
+        P.gi = 0 * nS
+        P.I_kick = "rand()*0.2*nA"
     elif init == "brian-v":
         P.v = "El + (randn()*5 - 5)*mV"
         P.ge = 0 * nS
@@ -219,15 +233,21 @@ def main(argv=None) -> int:
         action="store_true",
         help="v as with --brian-init, but ge = gi = 0",
     )
+    ap.add_argument(
+        "--kick",
+        action="store_true",
+        help="ge = gi = 0 plus a 20 ms U(0, 0.2 nA) current per neuron (Ember's scenarios/coba.toml)",
+    )
     ap.add_argument("--method", default="euler", help="Brian2 integration method (default euler)")
     ap.add_argument("--json", action="store_true", help="with --report: print JSON")
     args = ap.parse_args(argv)
 
     if args.build:
         seed = None if args.seed.lower() == "none" else int(args.seed)
-        if args.brian_init and args.brian_v_init:
-            ap.error("--brian-init and --brian-v-init are exclusive")
-        init = "brian" if args.brian_init else "brian-v" if args.brian_v_init else "zero"
+        chosen = [k for k, on in (("brian", args.brian_init), ("brian-v", args.brian_v_init), ("kick", args.kick)) if on]
+        if len(chosen) > 1:
+            ap.error("--brian-init, --brian-v-init and --kick are exclusive")
+        init = chosen[0] if chosen else "zero"
         build(args.build, args.n, args.duration, seed, init, args.method)
         return 0
 

@@ -14,7 +14,7 @@ Run with the Brian2 venv's interpreter (compare.sh --model coba does):
 
     target/compare-venv/bin/python benches/compare/coba_runs.py \
         --work target/compare [--n 4000] [--seeds 12345,1,2,3,4] \
-        [--inits zero,brian,brian-v] [--rounds 3] [--warmup 1]
+        [--inits zero,brian,brian-v,kick] [--rounds 3] [--warmup 1]
 """
 
 from __future__ import annotations
@@ -46,7 +46,9 @@ def build_dir(work: str, n: int, init: str, seed: str) -> str:
     print(f"==> building Brian2 COBA (N={n}, init={init}, seed={seed}) in {d}", flush=True)
     subprocess.run(["rm", "-rf", d], check=True)
     cmd = [sys.executable, script, "--build", d, "--n", str(n), "--seed", seed]
-    if init != "zero":
+    if init == "kick":
+        cmd.append("--kick")
+    elif init != "zero":
         cmd.append(f"--{init}-init")
     subprocess.run(cmd, check=True)
     return d
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", required=True, help="directory for projects and measurements (target/compare)")
     ap.add_argument("--n", type=int, default=4000)
     ap.add_argument("--seeds", default="12345,1,2,3,4", help="comma-separated Brian2 seeds")
-    ap.add_argument("--inits", default="zero,brian", help="comma-separated: zero, brian, brian-v")
+    ap.add_argument("--inits", default="zero,brian", help="comma-separated: zero, brian, brian-v, kick")
     ap.add_argument("--rounds", type=int, default=3, help="timed runs per (init, seed)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per (init, seed)")
     args = ap.parse_args(argv)

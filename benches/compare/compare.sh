@@ -2,7 +2,7 @@
 # Peer comparison: Ember vs Brian2 (cpp_standalone) on the CUBA benchmark.
 #
 #   bash benches/compare/compare.sh [--n N] [--brian2-only] [--no-cargo]
-#   bash benches/compare/compare.sh --model coba [--n N] [--coba-init both|zero|brian|brian-v|all]
+#   bash benches/compare/compare.sh --model coba [--n N] [--coba-init both|zero|brian|brian-v|kick|all]
 #
 # --model coba: Brian2-only COBA reference (coba_brian2.py, coba_runs.py), every
 #   seed in SEEDS (default "12345 1 2 3 4"), ROUNDS timed runs per seed and
@@ -56,13 +56,13 @@ case "$ROUNDS" in ''|*[!0-9]*|0) echo "compare.sh: ROUNDS must be a positive int
 case "$WARMUP" in ''|*[!0-9]*) echo "compare.sh: WARMUP must be a non-negative integer" >&2; exit 2 ;; esac
 case "$MODEL" in cuba|coba) ;; *) echo "compare.sh: --model must be cuba or coba" >&2; exit 2 ;; esac
 case "$COBA_INIT" in
-    zero|brian|brian-v) ;;
+    zero|brian|brian-v|kick) ;;
     both) COBA_INIT=zero,brian ;;
-    all) COBA_INIT=zero,brian,brian-v ;;
-    *) echo "compare.sh: --coba-init must be both, zero, brian, brian-v or all" >&2; exit 2 ;;
+    all) COBA_INIT=zero,brian,brian-v,kick ;;
+    *) echo "compare.sh: --coba-init must be both, zero, brian, brian-v, kick or all" >&2; exit 2 ;;
 esac
 if [ "$MODEL" = coba ]; then
-    # Ember has no COBA scenario yet: Brian2 reference only, no cargo.
+    # Brian2 reference only (no cargo, no Ember run).
     RUN_EMBER=0
     RUN_CARGO=0
 fi
