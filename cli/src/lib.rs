@@ -2,8 +2,10 @@
 //!
 //! The `ember` command-line tool: runs scenario files (SCENARIO.md) and writes spikes,
 //! traces, a summary and plots. The library half holds the pieces the binary and its tests
-//! share: [`run`] (load, build, run, write), [`output`] (file formats) and [`plot`] (PNG).
+//! share: [`run`] (load, build, run, write), [`inspect`] (validate and describe without
+//! running), [`output`] (file formats) and [`plot`] (PNG).
 
+pub mod inspect;
 pub mod output;
 pub mod plot;
 pub mod run;

@@ -31,11 +31,43 @@ enum Command {
         #[arg(long)]
         no_plot: bool,
     },
+    /// Check a scenario without running it: exit 0 if `ember run` would start, else print
+    /// the error (file, field path, what was expected) and exit 2.
+    Validate {
+        /// Scenario file (.toml).
+        file: PathBuf,
+    },
+    /// Describe the network a scenario builds: populations, projections, synapse counts and
+    /// memory, without running it.
+    Inspect {
+        /// Scenario file (.toml).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Validate { file } => {
+            match run::load(&file)
+                .and_then(|(name, sc)| ember_cli::inspect::validate(&name, &sc).map(|()| name))
+            {
+                Ok(name) => {
+                    let _ = writeln!(std::io::stdout(), "{name}: ok");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
+        Command::Inspect { file } => {
+            match run::load(&file).and_then(|(name, sc)| ember_cli::inspect::describe(&name, &sc)) {
+                Ok(text) => {
+                    let _ = write!(std::io::stdout(), "{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
         Command::Run {
             file,
             out,

@@ -516,3 +516,47 @@ fn format_npy_also_writes_npy_arrays() {
         );
     }
 }
+
+#[test]
+fn validate_accepts_good_and_rejects_bad_scenarios_without_writing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cuba = tmp.path().join("cuba.toml");
+    fs::write(&cuba, BUNDLED_CUBA).unwrap();
+    let o = ember(tmp.path(), &["validate", cuba.to_str().unwrap()]);
+    assert_success(&o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("cuba.toml: ok"));
+
+    let bad = data("bad_tc_membrane.toml");
+    let o = ember(tmp.path(), &["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("population[1].params.tc_membrane"),
+        "{}",
+        stderr(&o)
+    );
+    // Neither command writes anything.
+    assert!(!tmp.path().join("out").exists());
+}
+
+#[test]
+fn inspect_describes_populations_projections_and_synapse_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cuba = tmp.path().join("cuba.toml");
+    fs::write(&cuba, BUNDLED_CUBA).unwrap();
+    let o = ember(tmp.path(), &["inspect", cuba.to_str().unwrap()]);
+    assert_success(&o);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "10000 steps of 0.1 ms",
+        "exc                    3200 neurons  model lif",
+        "inh_to_inh",
+        "synapse single_exponential_current",
+        "total: 4000 neurons",
+        "of synapse storage",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let bad = data("bad_unknown_field.toml");
+    let o = ember(tmp.path(), &["inspect", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+}
