@@ -623,3 +623,23 @@ fn missing_file() {
         "{msg}"
     );
 }
+
+#[test]
+fn delay_beyond_max_delay() {
+    insta::assert_snapshot!(
+        "delay_beyond_max_delay",
+        error_of(&edit(
+            "weight = 1.62",
+            "weight = 1.62\ndelay = 3.5\nmax_delay = 3.0"
+        ))
+    );
+}
+
+#[test]
+fn delays_within_max_delay_build() {
+    check(&edit(
+        "weight = 1.62",
+        "weight = 1.62\ndelay = { uniform = [0.0, 3.0] }\ndelay_mode = \"nearest\"\nmax_delay = 3.0",
+    ))
+    .unwrap();
+}

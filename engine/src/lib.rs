@@ -25,6 +25,7 @@ pub mod adaptation;
 pub mod aggregate;
 pub mod clock;
 pub mod connectivity;
+pub mod delay;
 pub mod error;
 pub mod model;
 pub mod phase;
@@ -45,6 +46,7 @@ pub use adaptation::{
 pub use aggregate::{AggregateRule, Aggregation};
 pub use clock::Clock;
 pub use connectivity::ConnectRule;
+pub use delay::{DelayLine, DelayMode, Delays};
 pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
 pub use model::{
     ModelSet, ModelSystems, NeuronModel, ParamReader, Slot, SpawnContext, SynapseModel,

@@ -363,16 +363,7 @@ pub struct SynapseSpec {
     pub params: BTreeMap<String, ValueSpec>,
 }
 
-/// How delays between steps are rounded.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DelayMode {
-    /// Round up to the next whole step.
-    #[default]
-    Previous,
-    /// Round to the nearest step, ties to the longer delay.
-    Nearest,
-}
+pub use crate::delay::DelayMode;
 
 /// `plasticity = { rule = …, … }` (rules arrive in a later version).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -418,6 +409,10 @@ pub struct ProjectionSpec {
     /// Rounding of delays.
     #[serde(default, skip_serializing_if = "is_default")]
     pub delay_mode: DelayMode,
+    /// The longest delay the projection supports, ms (optional): longer delays are a
+    /// build error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_delay: Option<f64>,
     /// Learning rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plasticity: Option<PlasticitySpec>,
@@ -676,12 +671,6 @@ impl Simulation {
                 (sc.populations[pre_k].size, sc.populations[post_k].size),
                 pre == post,
             )?;
-            check_delay(
-                &format!("{path}.delay"),
-                &p.delay,
-                p.delay_mode,
-                self.config().step_time,
-            )?;
             if let Some(pl) = &p.plasticity {
                 return Err(BuildError::new(
                     format!("{path}.plasticity"),
@@ -706,6 +695,7 @@ impl Simulation {
                     synapse_params: &p.synapse.params,
                 },
             )?;
+            self.set_delays_at(&path, id, &p.delay, p.delay_mode, p.max_delay)?;
             projections.push((name, id));
         }
         h.projections = projections;
@@ -934,41 +924,4 @@ fn connect_rule(
     rule.check(pre_size, post_size, same)
         .map_err(|e| BuildError::new(format!("{path}.{}", rule_key(c)), e))?;
     Ok(rule)
-}
-
-/// Only delays below one step (which round to the minimum one-step transmission) are
-/// supported so far; anything longer is an error rather than silently ignored.
-fn check_delay(path: &str, d: &ValueSpec, mode: DelayMode, dt: f64) -> Result<(), BuildError> {
-    d.check().map_err(|e| BuildError::new(path, e))?;
-    let values: Vec<f64> = match d {
-        ValueSpec::Scalar(v) => vec![*v],
-        ValueSpec::List(vs) => vs.clone(),
-        _ => {
-            return Err(BuildError::new(
-                path,
-                BuildErrorKind::Unsupported("random per-synapse delays".to_owned()),
-            ));
-        }
-    };
-    for v in values {
-        if v < 0.0 {
-            return Err(BuildError::invalid(
-                path,
-                format!("expected a delay ≥ 0 ms, got {v}"),
-            ));
-        }
-        let steps = match mode {
-            DelayMode::Previous => (v / dt - 1e-9).ceil(),
-            DelayMode::Nearest => (v / dt + 1e-9).round(),
-        };
-        if steps > 0.0 {
-            return Err(BuildError::new(
-                path,
-                BuildErrorKind::Unsupported(format!(
-                    "a delay of {v} ms ({steps} extra steps beyond the minimum one-step transmission)"
-                )),
-            ));
-        }
-    }
-    Ok(())
 }

@@ -20,6 +20,7 @@ use crate::adaptation::{
 use crate::aggregate::{AggregateRule, Aggregation, aggregate_projection_currents};
 use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
+use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_arrivals};
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
 use crate::phase::{Phase, Step};
@@ -197,6 +198,7 @@ impl Simulation {
         engine
             .add(Phase::Start, clear_inputs)
             .add(Phase::Stimuli, apply_current_stimuli)
+            .add(Phase::Synapses, schedule_delayed_arrivals)
             .add(Phase::Aggregate, aggregate_projection_currents)
             .add(Phase::Record, (record_spikes, record_traces, count_spikes))
             .add(Phase::End, tick_clock);
@@ -543,6 +545,97 @@ impl Simulation {
         Ok(ProjectionId(id))
     }
 
+    /// Gives projection `proj` transmission delays (ms; one value or one per synapse in
+    /// canonical order, or a distribution), rounded to whole steps by `mode`; a spike of
+    /// step k then reaches the synapse in step k + 1 + D. Delays longer than `max_delay`
+    /// (ms, if given) or than 65 535 steps are rejected.
+    pub fn set_delays(
+        &mut self,
+        proj: ProjectionId,
+        delays: &ValueSpec,
+        mode: DelayMode,
+        max_delay: Option<f64>,
+    ) -> Result<(), BuildError> {
+        let path = format!("projection \"{}\"", self.name_of(proj.0));
+        self.set_delays_at(&path, proj, delays, mode, max_delay)
+    }
+
+    pub(crate) fn set_delays_at(
+        &mut self,
+        path: &str,
+        proj: ProjectionId,
+        delays: &ValueSpec,
+        mode: DelayMode,
+        max_delay: Option<f64>,
+    ) -> Result<(), BuildError> {
+        let dpath = format!("{path}.delay");
+        let dt = self.config.step_time;
+        let (n, post, batch) = {
+            let e = self.world.entity(proj.0);
+            let p = e.get::<Projection>().ok_or_else(|| {
+                BuildError::invalid(path, format!("{:?} is not a projection", proj.0))
+            })?;
+            let n = e
+                .get::<crate::projection::Connectivity>()
+                .map_or(0, |c| c.len());
+            (n, p.post_size as usize, p.batch as usize)
+        };
+        let name = self.name_of(proj.0);
+        let ms = delays
+            .realize(n, self.config.seed, &format!("{name}.delay"))
+            .map_err(|e| BuildError::new(dpath.clone(), e))?;
+        let max_steps = match max_delay {
+            Some(m) => Some(delay_steps(m, dt, mode).ok_or_else(|| {
+                BuildError::invalid(
+                    format!("{path}.max_delay"),
+                    format!("expected a delay ≥ 0 ms, got {m}"),
+                )
+            })?),
+            None => None,
+        };
+        let to_steps = |d: f32| -> Result<u16, BuildError> {
+            let steps = delay_steps(f64::from(d), dt, mode).ok_or_else(|| {
+                BuildError::invalid(&dpath, format!("expected a delay ≥ 0 ms, got {d}"))
+            })?;
+            if let Some(m) = max_steps
+                && steps > m
+            {
+                return Err(BuildError::invalid(
+                    &dpath,
+                    format!(
+                        "a delay of {d} ms ({steps} steps) exceeds the projection's \
+                         max_delay of {} ms ({m} steps)",
+                        max_delay.unwrap_or_default()
+                    ),
+                ));
+            }
+            u16::try_from(steps).map_err(|_| {
+                BuildError::invalid(
+                    &dpath,
+                    format!("a delay of {d} ms is {steps} steps; at most 65535 are supported"),
+                )
+            })
+        };
+        let steps = match &ms {
+            Param::Scalar(d) => Delays::Uniform(to_steps(*d)?),
+            Param::PerElement(ds) => {
+                Delays::PerSynapse(ds.iter().map(|&d| to_steps(d)).collect::<Result<_, _>>()?)
+            }
+        };
+        let mut e = self.world.entity_mut(proj.0);
+        if steps.max() == 0 {
+            e.remove::<(Delays, DelayLine)>();
+        } else {
+            let line = DelayLine::new(steps.max(), post, batch);
+            let steps = match steps {
+                Delays::PerSynapse(ds) if ds.iter().all(|&d| d == ds[0]) => Delays::Uniform(ds[0]),
+                other => other,
+            };
+            e.insert((steps, line));
+        }
+        Ok(())
+    }
+
     /// Injects a constant current (nA) into `target` from `start` to `stop` ms (`None`: until
     /// the end); `neurons` selects neurons (default all), `amplitude` is one value or one per
     /// selected neuron.
@@ -817,6 +910,10 @@ impl Simulation {
         let mut currents = self.world.query::<&mut ProjectionCurrent>();
         for mut c in currents.iter_mut(&mut self.world) {
             c.0.fill(0.0);
+        }
+        let mut lines = self.world.query::<&mut DelayLine>();
+        for mut line in lines.iter_mut(&mut self.world) {
+            line.clear();
         }
         let hooks: Vec<(Entity, ClearHook)> = self
             .world

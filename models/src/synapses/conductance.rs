@@ -42,9 +42,10 @@
 //! its Brian2 implementation.
 
 use bevy_ecs::prelude::*;
+use ember_engine::DelayLine;
+use ember_engine::delay::deliver_copy;
 use ember_engine::model::ClearHook;
 use ember_engine::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, ProjectsTo, SpawnContext, Weights,
@@ -88,6 +89,7 @@ type ConductanceProjection<'a> = (
     &'a ConductanceDecay,
     &'a mut SynapticConductance,
     &'a mut ProjectionCurrent,
+    Option<&'a mut DelayLine>,
 );
 
 /// The conductance system ([`Phase::Synapses`]): delivers the pre population's previous-step
@@ -98,7 +100,7 @@ pub fn single_exponential_conductance_system(
     voltages: Query<&Voltage>,
     mut q: Query<ConductanceProjection<'_>>,
 ) {
-    for (proj, from, to, conn, w, syn, decay, mut g, mut out) in &mut q {
+    for (proj, from, to, conn, w, syn, decay, mut g, mut out, mut line) in &mut q {
         let post = proj.post_size as usize;
         let Ok(v) = voltages.get(to.0) else {
             continue;
@@ -113,9 +115,8 @@ pub fn single_exponential_conductance_system(
             .zip(v.0.chunks_exact(post))
             .enumerate()
         {
-            if let Some(pre) = pre {
-                deliver_spikes(conn, w, pre.batch(b), 1.0, drive);
-            }
+            let line = line.as_deref_mut();
+            deliver_copy(conn, w, pre, line, b, 1.0, drive);
             conductance_step(decay.0, syn.reversal_v, g, v, drive);
         }
     }

@@ -8,8 +8,9 @@
 //! | `spike_charge` | pC | charge Q per spike | `≠ 0` |
 
 use bevy_ecs::prelude::*;
+use ember_engine::DelayLine;
+use ember_engine::delay::deliver_copy;
 use ember_engine::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, Weights,
@@ -22,29 +23,32 @@ pub struct DeltaCurrent {
     pub spike_charge: f32,
 }
 
+/// What the system reads and writes of each projection.
+type DeltaProjection<'a> = (
+    &'a Projection,
+    &'a ProjectsFrom,
+    &'a Connectivity,
+    &'a Weights,
+    &'a DeltaCurrent,
+    &'a mut ProjectionCurrent,
+    Option<&'a mut DelayLine>,
+);
+
 /// The delta-synapse system ([`Phase::Synapses`]): `I_j = (Q/Δt) Σᵢ wᵢⱼ sᵢ` from the pre
 /// population's previous-step spikes.
 pub fn delta_current_system(
     clock: Res<Clock>,
     spikes: Query<&Spikes>,
-    mut q: Query<(
-        &Projection,
-        &ProjectsFrom,
-        &Connectivity,
-        &Weights,
-        &DeltaCurrent,
-        &mut ProjectionCurrent,
-    )>,
+    mut q: Query<DeltaProjection<'_>>,
 ) {
     let dt = clock.dt();
-    for (proj, from, conn, w, syn, mut out) in &mut q {
+    for (proj, from, conn, w, syn, mut out, mut line) in &mut q {
         out.0.fill(0.0);
-        let Ok(pre) = spikes.get(from.0) else {
-            continue;
-        };
+        let pre = spikes.get(from.0).ok();
         let post = proj.post_size as usize;
+        let scale = syn.spike_charge / dt;
         for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            deliver_spikes(conn, w, pre.batch(b), syn.spike_charge / dt, copy);
+            deliver_copy(conn, w, pre, line.as_deref_mut(), b, scale, copy);
         }
     }
 }

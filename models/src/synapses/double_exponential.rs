@@ -30,9 +30,10 @@
 //! INFERNO.md §1.5; the zoo page `docs/zoo/synapses-current.md`.
 
 use bevy_ecs::prelude::*;
+use ember_engine::DelayLine;
+use ember_engine::delay::deliver_copy;
 use ember_engine::model::ClearHook;
 use ember_engine::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, SpawnContext, Weights,
@@ -86,22 +87,26 @@ pub fn double_exponential_step(
     }
 }
 
+/// What the system reads and writes of each projection.
+type DoubleExponentialProjection<'a> = (
+    &'a Projection,
+    &'a ProjectsFrom,
+    &'a Connectivity,
+    &'a Weights,
+    &'a DoubleExponentialDecay,
+    &'a mut DoubleExponentialState,
+    &'a mut ProjectionCurrent,
+    Option<&'a mut DelayLine>,
+);
+
 /// The double-exponential system ([`Phase::Synapses`]): delivers the pre population's
 /// previous-step spikes into `ProjectionCurrent` (used as scratch), then advances both
 /// components and writes the current.
 pub fn double_exponential_current_system(
     spikes: Query<&Spikes>,
-    mut q: Query<(
-        &Projection,
-        &ProjectsFrom,
-        &Connectivity,
-        &Weights,
-        &DoubleExponentialDecay,
-        &mut DoubleExponentialState,
-        &mut ProjectionCurrent,
-    )>,
+    mut q: Query<DoubleExponentialProjection<'_>>,
 ) {
-    for (proj, from, conn, w, k, mut state, mut out) in &mut q {
+    for (proj, from, conn, w, k, mut state, mut out, mut line) in &mut q {
         let post = proj.post_size as usize;
         let state = &mut *state;
         out.0.fill(0.0);
@@ -113,9 +118,8 @@ pub fn double_exponential_current_system(
             .zip(state.rise.chunks_exact_mut(post))
             .enumerate()
         {
-            if let Some(pre) = pre {
-                deliver_spikes(conn, w, pre.batch(b), k.kick, drive);
-            }
+            let line = line.as_deref_mut();
+            deliver_copy(conn, w, pre, line, b, k.kick, drive);
             double_exponential_step(k, i_d, i_r, drive);
         }
     }

@@ -14,8 +14,9 @@
 //! | `time_constant` | ms | decay time constant τ | `> 0` |
 
 use bevy_ecs::prelude::*;
+use ember_engine::DelayLine;
+use ember_engine::delay::deliver_copy;
 use ember_engine::prelude::*;
-use ember_engine::projection::deliver_spikes;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
     ProjectsFrom, SpawnContext, Weights,
@@ -34,28 +35,30 @@ pub struct SingleExponentialCurrent {
 #[derive(Component, Clone, Copy, Debug, PartialEq)]
 pub struct ExponentialDecay(pub f32);
 
+/// What the system reads and writes of each projection.
+type SingleExponentialProjection<'a> = (
+    &'a Projection,
+    &'a ProjectsFrom,
+    &'a Connectivity,
+    &'a Weights,
+    &'a SingleExponentialCurrent,
+    &'a ExponentialDecay,
+    &'a mut ProjectionCurrent,
+    Option<&'a mut DelayLine>,
+);
+
 /// The single-exponential system ([`Phase::Synapses`]).
 pub fn single_exponential_current_system(
     spikes: Query<&Spikes>,
-    mut q: Query<(
-        &Projection,
-        &ProjectsFrom,
-        &Connectivity,
-        &Weights,
-        &SingleExponentialCurrent,
-        &ExponentialDecay,
-        &mut ProjectionCurrent,
-    )>,
+    mut q: Query<SingleExponentialProjection<'_>>,
 ) {
-    for (proj, from, conn, w, syn, decay, mut out) in &mut q {
+    for (proj, from, conn, w, syn, decay, mut out, mut line) in &mut q {
         out.0.iter_mut().for_each(|i| *i *= decay.0);
-        let Ok(pre) = spikes.get(from.0) else {
-            continue;
-        };
+        let pre = spikes.get(from.0).ok();
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / syn.time_constant;
         for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            deliver_spikes(conn, w, pre.batch(b), scale, copy);
+            deliver_copy(conn, w, pre, line.as_deref_mut(), b, scale, copy);
         }
     }
 }

@@ -1,0 +1,216 @@
+//! Synaptic delays: whole-step transmission delays per synapse, through a post-side
+//! ring buffer of arrivals.
+//!
+//! A spike emitted in step k reaches its synapses in step k + 1 + D, where D is the
+//! synapse's delay in steps (SCENARIO.md): the minimum delay is one step, and `delay = 0`
+//! means D = 0. A delay given in ms becomes D by [`DelayMode`]: `previous` rounds up to the
+//! next whole step (Inferno's `interp_previous`: an arrival between two steps is seen at
+//! the later one), `nearest` rounds to the nearest step with ties to the longer delay
+//! (Inferno's `interp_nearest`). Values within 10⁻⁹ (relative) of a whole step count as
+//! that step.
+//!
+//! Delivery stays event-driven: when a spike is processed (in step k, for a spike of step
+//! k − 1), each synapse adds its weight to the post neuron's slot for step k + D in a ring
+//! of `max D + 1` slots per projection ([`DelayLine`]). The synapse model then consumes the
+//! slot of the current step instead of reading the spikes directly
+//! ([`deliver_copy`]). Work is spikes × fan-out, memory is 2 bytes per synapse for
+//! per-synapse delays (none for a uniform delay) plus `(max D + 1) × post × batch` floats.
+//! Projections without delays keep the direct path and pay nothing.
+
+use bevy_ecs::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::population::Spikes;
+use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_spikes};
+use crate::value::Param;
+
+/// How a delay between two steps is rounded to whole steps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DelayMode {
+    /// Round up to the next whole step.
+    #[default]
+    Previous,
+    /// Round to the nearest step, ties to the longer delay.
+    Nearest,
+}
+
+/// The delay in steps D for `delay_ms` (see the module docs), or `None` for a negative or
+/// non-finite delay.
+pub fn delay_steps(delay_ms: f64, step_time: f64, mode: DelayMode) -> Option<u64> {
+    if !(delay_ms.is_finite() && delay_ms >= 0.0) {
+        return None;
+    }
+    let r = delay_ms / step_time;
+    let n = r.round();
+    let steps = if (r - n).abs() <= 1e-9 * n.max(1.0) {
+        n
+    } else {
+        match mode {
+            DelayMode::Previous => r.ceil(),
+            DelayMode::Nearest => (r + 0.5).floor(),
+        }
+    };
+    Some(steps as u64)
+}
+
+/// Per-synapse delays of a projection, in steps (canonical synapse order).
+#[derive(Component, Clone, Debug, PartialEq, Eq)]
+pub enum Delays {
+    /// One delay for every synapse.
+    Uniform(u16),
+    /// One delay per synapse.
+    PerSynapse(Vec<u16>),
+}
+
+impl Delays {
+    /// The longest delay, steps.
+    pub fn max(&self) -> u16 {
+        match self {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(ds) => ds.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// The delay of synapse `s`, steps.
+    pub fn get(&self, s: usize) -> u16 {
+        match self {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(ds) => ds[s],
+        }
+    }
+}
+
+/// The ring of future arrivals of a delayed projection: for each of `max D + 1` steps,
+/// the weighted spike sum arriving at every post neuron of every batch copy.
+#[derive(Component, Clone, Debug, PartialEq)]
+pub struct DelayLine {
+    slots: usize,
+    post: usize,
+    batch: usize,
+    head: usize,
+    data: Vec<f32>,
+}
+
+impl DelayLine {
+    /// A ring for delays up to `max_delay` steps onto `post` neurons × `batch` copies.
+    pub fn new(max_delay: u16, post: usize, batch: usize) -> Self {
+        let slots = usize::from(max_delay) + 1;
+        Self {
+            slots,
+            post,
+            batch,
+            head: 0,
+            data: vec![0.0; slots * post * batch],
+        }
+    }
+
+    fn range(&self, slot: usize, b: usize) -> std::ops::Range<usize> {
+        let base = (slot * self.batch + b) * self.post;
+        base..base + self.post
+    }
+
+    /// Drops every scheduled arrival (for `Simulation::clear`).
+    pub fn clear(&mut self) {
+        self.data.fill(0.0);
+    }
+
+    /// This step's arrivals for batch copy `b` (weighted spike sums per post neuron).
+    pub fn arrivals(&self, b: usize) -> &[f32] {
+        &self.data[self.range(self.head, b)]
+    }
+
+    /// This step's arrivals for copy `b`, to be consumed (zeroed) by the caller.
+    pub fn arrivals_mut(&mut self, b: usize) -> &mut [f32] {
+        let r = self.range(self.head, b);
+        &mut self.data[r]
+    }
+}
+
+/// [`Phase::Synapses`](crate::Phase::Synapses), before the synapse models: moves the ring to
+/// this step and schedules the pre population's spikes of the previous step into the slots
+/// of the steps they arrive in.
+pub fn schedule_delayed_arrivals(
+    clock: Res<Clock>,
+    spikes: Query<&Spikes>,
+    mut q: Query<(
+        &ProjectsFrom,
+        &Connectivity,
+        &Weights,
+        &Delays,
+        &mut DelayLine,
+    )>,
+) {
+    for (from, conn, weights, delays, mut line) in &mut q {
+        let line = &mut *line;
+        line.head = (clock.step % line.slots as u64) as usize;
+        let Ok(pre) = spikes.get(from.0) else {
+            continue;
+        };
+        for b in 0..line.batch.min(pre.batches()) {
+            for &i in pre.batch(b) {
+                let r = conn.row_range(i as usize);
+                for s in r.clone() {
+                    let j = conn.targets()[s] as usize;
+                    let slot = (line.head + usize::from(delays.get(s))) % line.slots;
+                    let w = match &weights.0 {
+                        Param::Scalar(w) => *w,
+                        Param::PerElement(ws) => ws[s],
+                    };
+                    let k = line.range(slot, b).start + j;
+                    line.data[k] += w;
+                }
+            }
+        }
+    }
+}
+
+/// Adds `scale · Σ w` of this step's arrivals at batch copy `b` to `out`: from the delay
+/// line when the projection has one (consuming it), else directly from the pre spikes of
+/// the previous step (the undelayed path of [`deliver_spikes`]).
+pub fn deliver_copy(
+    conn: &Connectivity,
+    weights: &Weights,
+    pre: Option<&Spikes>,
+    line: Option<&mut DelayLine>,
+    b: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    match line {
+        Some(line) => {
+            for (o, a) in out.iter_mut().zip(line.arrivals_mut(b)) {
+                *o += scale * *a;
+                *a = 0.0;
+            }
+        }
+        None => {
+            if let Some(pre) = pre {
+                deliver_spikes(conn, weights, pre.batch(b), scale, out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_modes() {
+        // INFERNO.md trace J: 1.0 ms → 1 step both ways; 2.4 ms → 3 (previous), 2 (nearest).
+        assert_eq!(delay_steps(1.0, 1.0, DelayMode::Previous), Some(1));
+        assert_eq!(delay_steps(1.0, 1.0, DelayMode::Nearest), Some(1));
+        assert_eq!(delay_steps(2.4, 1.0, DelayMode::Previous), Some(3));
+        assert_eq!(delay_steps(2.4, 1.0, DelayMode::Nearest), Some(2));
+        // Ties go to the longer delay; near-whole values snap.
+        assert_eq!(delay_steps(0.5, 1.0, DelayMode::Nearest), Some(1));
+        assert_eq!(delay_steps(0.3, 0.1, DelayMode::Previous), Some(3));
+        assert_eq!(delay_steps(0.0, 0.1, DelayMode::Previous), Some(0));
+        assert_eq!(delay_steps(0.04, 0.1, DelayMode::Nearest), Some(0));
+        assert_eq!(delay_steps(0.04, 0.1, DelayMode::Previous), Some(1));
+        assert_eq!(delay_steps(-1.0, 0.1, DelayMode::Previous), None);
+        assert_eq!(delay_steps(f64::NAN, 0.1, DelayMode::Previous), None);
+    }
+}
