@@ -8,7 +8,9 @@
 //!
 //! Model systems are placed with [`ModelSystems::add`], which puts each model's systems in a
 //! [`ModelSet`] inside the requested phase, ordered after the previously registered model's
-//! set in that phase. Two models' systems typically write the same components on different
+//! set in that phase. The position is fixed at registration, but the systems join the
+//! schedule only when the model's first population or projection is added: a registered
+//! model that a network does not use costs nothing per step. Two models' systems typically write the same components on different
 //! entities (every neuron model writes `Voltage`); the explicit order keeps the schedule free
 //! of ambiguities and the execution order a function of registration order alone.
 
@@ -167,6 +169,9 @@ pub struct ModelSystems<'a> {
     pub(crate) schedule: &'a mut Schedule,
     pub(crate) model: &'static str,
     pub(crate) slots: &'a mut SlotChain,
+    /// Where the systems go until the model's first population or projection exists
+    /// (`None`: straight into the schedule).
+    pub(crate) pending: Option<&'a mut Vec<ScheduleConfigs<ScheduleSystem>>>,
 }
 
 impl ModelSystems<'_> {
@@ -183,8 +188,13 @@ impl ModelSystems<'_> {
             model: self.model,
             phase,
         };
-        let configs: ScheduleConfigs<ScheduleSystem> = systems.into_configs();
-        self.schedule.add_systems(configs.in_set(slot).in_set(set));
+        let configs = systems.into_configs().in_set(slot).in_set(set);
+        match &mut self.pending {
+            Some(pending) => pending.push(configs),
+            None => {
+                self.schedule.add_systems(configs);
+            }
+        }
         self
     }
 }

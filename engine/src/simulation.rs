@@ -6,11 +6,13 @@
 //! (large arrays split over rayon's pool), and the whole run executes inside one
 //! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
+
 use bevy_ecs::schedule::{
-    IntoScheduleConfigs, LogLevel, ScheduleBuildSettings, SingleThreadedExecutor,
+    IntoScheduleConfigs, LogLevel, ScheduleBuildSettings, ScheduleConfigs, SingleThreadedExecutor,
 };
 use bevy_ecs::system::ScheduleSystem;
 
@@ -67,6 +69,10 @@ impl Default for SimConfig {
 /// The [`ModelSet`](crate::ModelSet) name of the engine's own systems.
 pub const ENGINE: &str = "ember";
 
+/// The [`ModelSet`](crate::ModelSet) name of the engine's delay system (installed with the
+/// first delayed projection).
+pub const DELAYS: &str = "ember.delays";
+
 /// Options of a population beyond its model parameters.
 #[derive(Clone, Debug)]
 pub struct PopulationOptions {
@@ -116,6 +122,8 @@ pub struct Simulation {
     config: SimConfig,
     pub(crate) registry: ModelRegistry,
     slots: SlotChain,
+    /// Systems of registered models (and engine features) not used yet, by model name.
+    pending: BTreeMap<&'static str, Vec<ScheduleConfigs<ScheduleSystem>>>,
     populations: Vec<(String, Entity)>,
     projections: Vec<(String, Entity)>,
 }
@@ -185,20 +193,30 @@ impl Simulation {
             config: SimConfig { threads, ..config },
             registry: ModelRegistry::default(),
             slots: SlotChain::default(),
+            pending: BTreeMap::new(),
             populations: Vec::new(),
             projections: Vec::new(),
         };
         // The engine's own systems take the first slot of their phases, through the same
         // path as models: everything registered later is ordered after them.
+        let mut delays = Vec::new();
+        ModelSystems {
+            schedule: &mut sim.schedule,
+            model: DELAYS,
+            slots: &mut sim.slots,
+            pending: Some(&mut delays),
+        }
+        .add(Phase::Synapses, schedule_delayed_arrivals);
+        sim.pending.insert(DELAYS, delays);
         let mut engine = ModelSystems {
             schedule: &mut sim.schedule,
             model: ENGINE,
             slots: &mut sim.slots,
+            pending: None,
         };
         engine
             .add(Phase::Start, clear_inputs)
             .add(Phase::Stimuli, apply_current_stimuli)
-            .add(Phase::Synapses, schedule_delayed_arrivals)
             .add(Phase::Aggregate, aggregate_projection_currents)
             .add(Phase::Record, (record_spikes, record_traces, count_spikes))
             .add(Phase::End, tick_clock);
@@ -261,25 +279,40 @@ impl Simulation {
     /// installed. Registering the same model twice is a no-op.
     pub fn register_neuron_model<M: NeuronModel>(&mut self) -> &mut Self {
         if self.registry.add_neuron::<M>() {
+            let mut pending = Vec::new();
             let mut systems = ModelSystems {
                 schedule: &mut self.schedule,
                 model: M::NAME,
                 slots: &mut self.slots,
+                pending: Some(&mut pending),
             };
             M::add_systems(&mut systems);
+            self.pending.insert(M::NAME, pending);
         }
         self
+    }
+
+    /// Adds the systems of `model` to the schedule if they are still pending (first use).
+    fn install(&mut self, model: &'static str) {
+        if let Some(configs) = self.pending.remove(model) {
+            for c in configs {
+                self.schedule.add_systems(c);
+            }
+        }
     }
 
     /// Registers a synapse model (see [`Simulation::register_neuron_model`]).
     pub fn register_synapse_model<S: SynapseModel>(&mut self) -> &mut Self {
         if self.registry.add_synapse::<S>() {
+            let mut pending = Vec::new();
             let mut systems = ModelSystems {
                 schedule: &mut self.schedule,
                 model: S::NAME,
                 slots: &mut self.slots,
+                pending: Some(&mut pending),
             };
             S::add_systems(&mut systems);
+            self.pending.insert(S::NAME, pending);
         }
         self
     }
@@ -351,6 +384,7 @@ impl Simulation {
             .validate(n)
             .map_err(|e| BuildError::invalid(format!("{path}.params.{}", e.param), e.message))?;
         self.register_neuron_model::<M>();
+        self.install(M::NAME);
         let batch = self.config.batch_size;
         let len = n * batch as usize;
         let voltage = match &options.voltage {
@@ -515,6 +549,7 @@ impl Simulation {
             Param::Scalar(_) => {}
         }
         self.register_synapse_model::<S>();
+        self.install(S::NAME);
         let batch = self.config.batch_size;
         let ctx = SpawnContext {
             name,
@@ -622,10 +657,12 @@ impl Simulation {
                 Delays::PerSynapse(ds.iter().map(|&d| to_steps(d)).collect::<Result<_, _>>()?)
             }
         };
-        let mut e = self.world.entity_mut(proj.0);
         if steps.max() == 0 {
+            let mut e = self.world.entity_mut(proj.0);
             e.remove::<(Delays, DelayLine)>();
         } else {
+            self.install(DELAYS);
+            let mut e = self.world.entity_mut(proj.0);
             let line = DelayLine::new(steps.max(), post, batch);
             let steps = match steps {
                 Delays::PerSynapse(ds) if ds.iter().all(|&d| d == ds[0]) => Delays::Uniform(ds[0]),

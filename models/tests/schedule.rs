@@ -81,8 +81,10 @@ fn nudge_b(mut q: Query<&mut Voltage>) {
 #[test]
 fn all_builtin_models_schedule_without_ambiguities() {
     let mut sim = new_sim(1.0, 1);
-    // Every registered model's systems are installed on registration, so the schedule
-    // check below covers all of them, whatever populations exist.
+    // Registration reserves each model's place in the schedule; its systems join when its
+    // first population or projection is added (here: lif, exact and the two current
+    // synapses; tests/synapses.rs and the bundled heterogeneous scenario build the others
+    // together and check the schedule as well).
     for m in ["exact", "lif", "alif", "glif2", "poisson"] {
         assert!(sim.neuron_models().contains(&m), "{m} registered");
     }
@@ -487,4 +489,33 @@ fn threshold_phase_sees_this_steps_spikes_and_stimuli_phase_drives_this_step() {
     // and none in the steps after them).
     let seen = &sim.world().resource::<SeenInThreshold>().0;
     assert_eq!(*seen, [(3, vec![0]), (5, vec![1])]);
+}
+
+#[test]
+fn model_systems_join_the_schedule_on_first_use_only() {
+    let mut sim = new_sim(1.0, 1);
+    let lif = ember_models::Lif::new(-65.0, -65.0, -50.0, 2.0, 20.0);
+    sim.add_population("a", 2, lif.clone(), Default::default())
+        .unwrap();
+    sim.initialize().unwrap();
+    let with_lif = sim.schedule_mut().systems_len();
+    // A second LIF population adds nothing; the first ALIF population adds its system.
+    sim.add_population("b", 2, lif, Default::default()).unwrap();
+    sim.initialize().unwrap();
+    assert_eq!(sim.schedule_mut().systems_len(), with_lif);
+    let alif = ember_models::Alif {
+        rest_v: (-65.0).into(),
+        reset_v: (-65.0).into(),
+        thresh_eq_v: (-50.0).into(),
+        refrac_t: 2.0.into(),
+        tc_membrane: 20.0.into(),
+        tc_adaptation: vec![100.0],
+        spike_increment: vec![1.0],
+        resistance: 1.0.into(),
+    };
+    sim.add_population("c", 2, alif, Default::default())
+        .unwrap();
+    sim.initialize().unwrap();
+    assert_eq!(sim.schedule_mut().systems_len(), with_lif + 1);
+    sim.run_steps(5).unwrap();
 }
