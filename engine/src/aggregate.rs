@@ -79,16 +79,25 @@ pub fn aggregate_projection_currents(
             }
             continue;
         }
-        for (j, x) in input.0.iter_mut().enumerate() {
-            agg.scratch.clear();
-            for &p in incoming.entities() {
-                if let Ok(c) = currents.get(p) {
-                    agg.scratch.push(c.0[j]);
-                }
+        // Gather the currents neuron-major (`scratch[j·P + p]`) with one lookup per
+        // projection, then combine per neuron; the scratch is reused across steps.
+        let len = input.0.len();
+        let sources = incoming
+            .entities()
+            .iter()
+            .filter_map(|&e| currents.get(e).ok());
+        let p = sources.clone().count();
+        if p == 0 {
+            continue;
+        }
+        agg.scratch.resize(len * p, 0.0);
+        for (k, c) in sources.enumerate() {
+            for (j, &x) in c.0.iter().enumerate().take(len) {
+                agg.scratch[j * p + k] = x;
             }
-            if !agg.scratch.is_empty() {
-                *x += agg.rule.combine(&agg.scratch);
-            }
+        }
+        for (x, row) in input.0.iter_mut().zip(agg.scratch.chunks_exact(p)) {
+            *x += agg.rule.combine(row);
         }
     }
 }
