@@ -44,7 +44,10 @@ pub fn describe(file: &str, sc: &Scenario) -> Result<String, RunError> {
             Some(ember_engine::Param::PerElement(v)) => v.len() * size_of::<f32>(),
             _ => 0,
         };
-        let mem = conn.map_or(0, Connectivity::memory_bytes) + weight_bytes;
+        let delay_bytes = sim
+            .get_projection::<ember_engine::Delays>(*id)
+            .map_or(0, ember_engine::Delays::memory_bytes);
+        let mem = conn.map_or(0, Connectivity::memory_bytes) + weight_bytes + delay_bytes;
         synapses += n;
         bytes += mem;
         let _ = writeln!(

@@ -1,13 +1,16 @@
 //! Connection rules: which pre neuron connects to which post neuron.
 //!
-//! Rules build a [`Connectivity`] (CSR by pre neuron) in canonical synapse order: by pre
-//! index, then post index (for [`ConnectRule::Pairs`], the order given, which must be
+//! Rules build a [`Connectivity`] in canonical synapse order: by pre index, then post index (for [`ConnectRule::Pairs`], the order given, which must be
 //! grouped by pre neuron). Random rules draw from the stream family
 //! `(seed, "<projection>.connectivity")`, one stream per *row of the draw*: pre neuron `i`
 //! for `fixed_probability` and `fixed_outdegree`, post neuron `j` for `fixed_indegree`. The
 //! result depends on the seed and the projection's name only — not on the thread count,
 //! which only decides how rows are split into chunks built in parallel and concatenated in
 //! row order.
+//!
+//! `all_to_all` and `one_to_one` store no targets at all (the dense, lateral and diagonal
+//! [`Layout`](crate::projection::Layout)s, Inferno's `LinearDense`, `LinearLateral` and
+//! `LinearDirect`); the other rules build compressed sparse rows (CSR).
 //!
 //! `fixed_probability` draws the gaps between successive targets from the geometric
 //! distribution (`RngStream::geometric_skip`), so building costs O(synapses), not
@@ -213,23 +216,17 @@ impl ConnectRule {
         let (pre_n, post_n) = (pre as usize, post as usize);
         let family = || StreamFamily::new(seed, &format!("{projection_name}.connectivity"));
         match *self {
-            ConnectRule::OneToOne => Ok(Connectivity::from_csr(
-                (0..=pre_n).collect(),
-                (0..pre).collect(),
-            )),
+            ConnectRule::OneToOne => Ok(Connectivity::diagonal(pre)),
             ConnectRule::AllToAll { autapses } => {
-                let skip_self = same_population && !autapses;
                 let total = pre_n as u128 * post_n as u128;
                 if total > MAX_SYNAPSES {
                     return Err(ConnectError::TooLarge(total));
                 }
-                build_rows(
-                    pre_n,
-                    || (),
-                    |_, i, row| {
-                        row.extend((0..post).filter(|&j| !(skip_self && j as usize == i)));
-                    },
-                )
+                Ok(if same_population && !autapses {
+                    Connectivity::lateral(pre)
+                } else {
+                    Connectivity::dense(pre, post)
+                })
             }
             ConnectRule::FixedProbability { p, autapses } => {
                 let skip_self = same_population && !autapses;
@@ -586,7 +583,7 @@ mod tests {
             .build(3, 3, true, 0, "p")
             .unwrap();
         assert_eq!(c.len(), 6);
-        assert_eq!(c.row(1), &[0, 2]);
+        assert_eq!(c.row(1).to_vec(), [0, 2]);
         let c = ConnectRule::AllToAll { autapses: false }
             .build(3, 3, false, 0, "p")
             .unwrap();
@@ -596,7 +593,7 @@ mod tests {
     #[test]
     fn one_to_one_needs_equal_sizes() {
         let c = ConnectRule::OneToOne.build(4, 4, false, 0, "p").unwrap();
-        assert_eq!(c.targets(), &[0, 1, 2, 3]);
+        assert_eq!(c.targets().collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(
             ConnectRule::OneToOne.build(4, 5, false, 0, "p"),
             Err(ConnectError::SizeMismatch { pre: 4, post: 5 })
@@ -613,8 +610,8 @@ mod tests {
         let sd = (n * p * (1.0 - p)).sqrt();
         assert!((c.len() as f64 - n * p).abs() < 4.0 * sd, "{}", c.len());
         for i in 0..pre as usize {
-            assert!(c.row(i).windows(2).all(|w| w[0] < w[1]));
-            assert!(c.row(i).iter().all(|&j| j < post));
+            assert!(c.row(i).head.windows(2).all(|w| w[0] < w[1]));
+            assert!(c.row(i).iter().all(|j| j < post));
         }
     }
 
@@ -629,7 +626,7 @@ mod tests {
         let c = rule.build(500, 500, true, 1, "y").unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert!((0..500).all(|i| !a.row(i).contains(&(i as u32))));
+        assert!((0..500).all(|i| !a.row(i).contains(i as u32)));
     }
 
     #[test]

@@ -13,8 +13,8 @@
 //! k − 1), each synapse adds its weight to the post neuron's slot for step k + D in a ring
 //! of `max D + 1` slots per projection ([`DelayLine`]). The synapse model then consumes the
 //! slot of the current step instead of reading the spikes directly
-//! ([`deliver_copy`]). Work is spikes × fan-out, memory is 2 bytes per synapse for
-//! per-synapse delays (none for a uniform delay) plus `(max D + 1) × post × batch` floats.
+//! ([`deliver_copy`]). Work is spikes × fan-out, memory is 1 byte per synapse for
+//! per-synapse delays of at most 255 steps (2 bytes beyond; none for a uniform delay) plus `(max D + 1) × post × batch` floats.
 //! Projections without delays keep the direct path and pay nothing.
 
 use bevy_ecs::prelude::*;
@@ -60,7 +60,9 @@ pub fn delay_steps(delay_ms: f64, step_time: f64, mode: DelayMode) -> Option<u64
 pub enum Delays {
     /// One delay for every synapse.
     Uniform(u16),
-    /// One delay per synapse.
+    /// One delay per synapse, each ≤ 255 steps: 1 byte per synapse.
+    PerSynapseShort(Vec<u8>),
+    /// One delay per synapse (some > 255 steps): 2 bytes per synapse.
     PerSynapse(Vec<u16>),
 }
 
@@ -69,6 +71,7 @@ impl Delays {
     pub fn max(&self) -> u16 {
         match self {
             Delays::Uniform(d) => *d,
+            Delays::PerSynapseShort(ds) => ds.iter().copied().max().map_or(0, u16::from),
             Delays::PerSynapse(ds) => ds.iter().copied().max().unwrap_or(0),
         }
     }
@@ -77,7 +80,30 @@ impl Delays {
     pub fn get(&self, s: usize) -> u16 {
         match self {
             Delays::Uniform(d) => *d,
+            Delays::PerSynapseShort(ds) => u16::from(ds[s]),
             Delays::PerSynapse(ds) => ds[s],
+        }
+    }
+
+    /// The most compact form of per-synapse delays in steps: one shared value if all are
+    /// equal, else 1 byte per synapse when all are ≤ 255 steps, else 2 bytes.
+    pub fn compact(steps: Vec<u16>) -> Self {
+        match steps.first() {
+            None => Delays::Uniform(0),
+            Some(&d) if steps.iter().all(|&x| x == d) => Delays::Uniform(d),
+            Some(_) => match steps.iter().map(|&d| u8::try_from(d)).collect() {
+                Ok(short) => Delays::PerSynapseShort(short),
+                Err(_) => Delays::PerSynapse(steps),
+            },
+        }
+    }
+
+    /// Bytes of storage.
+    pub fn memory_bytes(&self) -> usize {
+        match self {
+            Delays::Uniform(_) => 0,
+            Delays::PerSynapseShort(ds) => ds.len(),
+            Delays::PerSynapse(ds) => 2 * ds.len(),
         }
     }
 }
@@ -151,8 +177,8 @@ pub fn schedule_delayed_arrivals(
         for b in 0..line.batch.min(pre.batches()) {
             for &i in pre.batch(b) {
                 let r = conn.row_range(i as usize);
-                for s in r.clone() {
-                    let j = conn.targets()[s] as usize;
+                for (s, j) in r.zip(conn.row(i as usize).iter()) {
+                    let j = j as usize;
                     let slot = (line.head + usize::from(delays.get(s))) % line.slots;
                     let w = match &weights.0 {
                         Param::Scalar(w) => *w,
@@ -196,6 +222,24 @@ pub fn deliver_copy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_synapse_delays_take_the_smallest_storage() {
+        assert_eq!(Delays::compact(vec![3, 3, 3]), Delays::Uniform(3));
+        assert_eq!(Delays::compact(vec![]), Delays::Uniform(0));
+        let short = Delays::compact(vec![0, 255, 7]);
+        assert_eq!(short, Delays::PerSynapseShort(vec![0, 255, 7]));
+        assert_eq!(
+            (short.max(), short.get(1), short.memory_bytes()),
+            (255, 255, 3)
+        );
+        let long = Delays::compact(vec![0, 256, 7]);
+        assert_eq!(long, Delays::PerSynapse(vec![0, 256, 7]));
+        assert_eq!(
+            (long.max(), long.get(1), long.memory_bytes()),
+            (256, 256, 6)
+        );
+    }
 
     #[test]
     fn rounding_modes() {

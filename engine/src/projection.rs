@@ -14,6 +14,8 @@
 use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
 
+use rayon::prelude::*;
+
 use crate::value::Param;
 
 /// The presynaptic population of a projection.
@@ -68,16 +70,123 @@ pub struct Projection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProjectionId(pub Entity);
 
-/// Synapses in CSR form by pre neuron.
-#[derive(Component, Clone, Debug, Default, PartialEq, Eq)]
+/// How a projection's synapses are stored.
+///
+/// Rules with a regular structure need no target list: `all_to_all` is Inferno's
+/// `LinearDense` (a dense pre × post weight matrix, row-major in canonical order),
+/// `all_to_all` without autapses on a self-projection is `LinearLateral` (the matrix without
+/// its diagonal), and `one_to_one` is `LinearDirect` (the diagonal). They cost only their
+/// weights (4 bytes per synapse, or nothing with one shared weight), and delivering a spike
+/// adds a contiguous weight row to a contiguous slice of the output, which the compiler
+/// vectorises. Every other rule stores its targets in compressed sparse rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// Compressed sparse rows: the targets of pre neuron `i` are
+    /// `targets[offsets[i]..offsets[i + 1]]`.
+    Sparse {
+        /// Row offsets, length pre + 1.
+        offsets: Vec<usize>,
+        /// Post indices in canonical synapse order.
+        targets: Vec<u32>,
+        /// Whether every row is strictly increasing (all rules except `pairs`, which keeps
+        /// the order given); sorted rows can be split by post range for parallel delivery.
+        sorted: bool,
+    },
+    /// Every pre neuron to every post neuron: synapse `i·post + j` is i → j.
+    Dense {
+        /// Pre population size.
+        pre: u32,
+        /// Post population size.
+        post: u32,
+    },
+    /// Every neuron of a population to every other one (no i → i): row i holds
+    /// `0..i, i+1..n`, synapse indices `i·(n − 1)..(i + 1)·(n − 1)`.
+    Lateral {
+        /// Population size.
+        n: u32,
+    },
+    /// Pre neuron i to post neuron i: synapse i.
+    Diagonal {
+        /// Population size (pre = post).
+        n: u32,
+    },
+}
+
+/// The synapses of a projection, in canonical order (by pre neuron, then post neuron; for
+/// `pairs`, the order given), stored as the [`Layout`] their rule allows. Two
+/// connectivities are equal when they list the same synapses in the same order, whatever
+/// their layouts.
+#[derive(Component, Clone, Debug)]
 pub struct Connectivity {
-    offsets: Vec<usize>,
-    targets: Vec<u32>,
+    layout: Layout,
+    /// `0, 1, …, post − 1` for the implicit layouts, so rows can be borrowed as slices.
+    iota: Vec<u32>,
+}
+
+impl PartialEq for Connectivity {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.layout, &other.layout) {
+            (Layout::Sparse { .. }, Layout::Sparse { .. })
+            | (Layout::Dense { .. }, Layout::Dense { .. })
+            | (Layout::Lateral { .. }, Layout::Lateral { .. })
+            | (Layout::Diagonal { .. }, Layout::Diagonal { .. }) => self.layout == other.layout,
+            _ => {
+                self.pre_size() == other.pre_size()
+                    && (0..self.pre_size()).all(|i| self.row(i).iter().eq(other.row(i).iter()))
+            }
+        }
+    }
+}
+
+impl Eq for Connectivity {}
+
+impl Default for Connectivity {
+    fn default() -> Self {
+        Self::from_csr(vec![0], Vec::new())
+    }
+}
+
+/// The post targets of one pre neuron: at most two contiguous runs (two only for
+/// [`Layout::Lateral`], which skips the diagonal), in synapse order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Row<'a> {
+    /// First run.
+    pub head: &'a [u32],
+    /// Second run (empty except for lateral rows).
+    pub tail: &'a [u32],
+}
+
+impl<'a> Row<'a> {
+    /// Number of targets.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.head.len() + self.tail.len()
+    }
+
+    /// True if the row has no targets.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The targets, in synapse order.
+    pub fn iter(self) -> impl Iterator<Item = u32> + 'a {
+        self.head.iter().chain(self.tail).copied()
+    }
+
+    /// Whether `j` is a target.
+    pub fn contains(&self, j: u32) -> bool {
+        self.head.contains(&j) || self.tail.contains(&j)
+    }
+
+    /// The targets as a vector.
+    pub fn to_vec(self) -> Vec<u32> {
+        self.iter().collect()
+    }
 }
 
 impl Connectivity {
     /// Builds from row offsets (length pre + 1, non-decreasing, last = targets.len()) and
-    /// targets (each < `post_size`, increasing within a row or in the caller's canonical order).
+    /// targets (each < the post size, in canonical order within a row).
     ///
     /// # Panics
     /// If the offsets are inconsistent with `targets` (a bug in a connectivity builder, not a
@@ -86,49 +195,139 @@ impl Connectivity {
         assert!(!offsets.is_empty() && offsets[0] == 0);
         assert_eq!(*offsets.last().expect("non-empty"), targets.len());
         assert!(offsets.windows(2).all(|w| w[0] <= w[1]));
-        Self { offsets, targets }
+        let sorted = offsets
+            .windows(2)
+            .all(|w| targets[w[0]..w[1]].windows(2).all(|t| t[0] < t[1]));
+        Self {
+            layout: Layout::Sparse {
+                offsets,
+                targets,
+                sorted,
+            },
+            iota: Vec::new(),
+        }
+    }
+
+    /// Every pre neuron to every post neuron, without a target list (Inferno's
+    /// `LinearDense`).
+    pub fn dense(pre: u32, post: u32) -> Self {
+        Self {
+            layout: Layout::Dense { pre, post },
+            iota: (0..post).collect(),
+        }
+    }
+
+    /// Every neuron of a population of `n` to every other one (Inferno's `LinearLateral`).
+    pub fn lateral(n: u32) -> Self {
+        Self {
+            layout: Layout::Lateral { n },
+            iota: (0..n).collect(),
+        }
+    }
+
+    /// Neuron i to neuron i for `n` neurons (Inferno's `LinearDirect`).
+    pub fn diagonal(n: u32) -> Self {
+        Self {
+            layout: Layout::Diagonal { n },
+            iota: (0..n).collect(),
+        }
+    }
+
+    /// The storage layout.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
     /// Number of synapses.
     pub fn len(&self) -> usize {
-        self.targets.len()
+        match &self.layout {
+            Layout::Sparse { targets, .. } => targets.len(),
+            Layout::Dense { pre, post } => *pre as usize * *post as usize,
+            Layout::Lateral { n } => *n as usize * (*n as usize).saturating_sub(1),
+            Layout::Diagonal { n } => *n as usize,
+        }
     }
 
     /// True if there are no synapses.
     pub fn is_empty(&self) -> bool {
-        self.targets.is_empty()
+        self.len() == 0
     }
 
     /// Number of pre neurons (rows).
     pub fn pre_size(&self) -> usize {
-        self.offsets.len() - 1
+        match &self.layout {
+            Layout::Sparse { offsets, .. } => offsets.len() - 1,
+            Layout::Dense { pre, .. } => *pre as usize,
+            Layout::Lateral { n } | Layout::Diagonal { n } => *n as usize,
+        }
     }
 
     /// The synapse index range of pre neuron `i`.
     #[inline]
     pub fn row_range(&self, i: usize) -> std::ops::Range<usize> {
-        self.offsets[i]..self.offsets[i + 1]
+        match &self.layout {
+            Layout::Sparse { offsets, .. } => offsets[i]..offsets[i + 1],
+            Layout::Dense { post, .. } => i * *post as usize..(i + 1) * *post as usize,
+            Layout::Lateral { n } => {
+                let m = *n as usize - 1;
+                i * m..(i + 1) * m
+            }
+            Layout::Diagonal { .. } => i..i + 1,
+        }
     }
 
-    /// The post targets of pre neuron `i`.
+    /// The post targets of pre neuron `i`, in synapse order.
     #[inline]
-    pub fn row(&self, i: usize) -> &[u32] {
-        &self.targets[self.row_range(i)]
+    pub fn row(&self, i: usize) -> Row<'_> {
+        let empty: &[u32] = &[];
+        match &self.layout {
+            Layout::Sparse {
+                offsets, targets, ..
+            } => Row {
+                head: &targets[offsets[i]..offsets[i + 1]],
+                tail: empty,
+            },
+            Layout::Dense { .. } => Row {
+                head: &self.iota,
+                tail: empty,
+            },
+            Layout::Lateral { .. } => Row {
+                head: &self.iota[..i],
+                tail: &self.iota[i + 1..],
+            },
+            Layout::Diagonal { .. } => Row {
+                head: &self.iota[i..=i],
+                tail: empty,
+            },
+        }
     }
 
-    /// All targets in canonical synapse order (by pre, then post).
-    pub fn targets(&self) -> &[u32] {
-        &self.targets
+    /// All (pre, post) pairs in canonical synapse order.
+    pub fn pairs(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        (0..self.pre_size()).flat_map(move |i| self.row(i).iter().map(move |j| (i as u32, j)))
     }
 
-    /// The row offsets (length pre + 1).
-    pub fn offsets(&self) -> &[usize] {
-        &self.offsets
+    /// All targets in canonical synapse order.
+    pub fn targets(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.pre_size()).flat_map(move |i| self.row(i).iter())
     }
 
-    /// Bytes of static storage (offsets + targets).
+    /// The CSR form (row offsets, targets) of any layout.
+    pub fn to_csr(&self) -> (Vec<usize>, Vec<u32>) {
+        let mut offsets = Vec::with_capacity(self.pre_size() + 1);
+        offsets.push(0);
+        offsets.extend((0..self.pre_size()).map(|i| self.row_range(i).end));
+        (offsets, self.targets().collect())
+    }
+
+    /// Bytes of static storage (offsets + targets; the index row of implicit layouts).
     pub fn memory_bytes(&self) -> usize {
-        self.offsets.len() * size_of::<usize>() + self.targets.len() * size_of::<u32>()
+        match &self.layout {
+            Layout::Sparse {
+                offsets, targets, ..
+            } => offsets.len() * size_of::<usize>() + targets.len() * size_of::<u32>(),
+            _ => self.iota.len() * size_of::<u32>(),
+        }
     }
 }
 
@@ -143,8 +342,19 @@ pub struct Weights(pub Param);
 #[derive(Component, Clone, Debug, Default, PartialEq)]
 pub struct ProjectionCurrent(pub Vec<f32>);
 
-/// Adds `scale · w` to `out[target]` for every synapse of every spiking pre neuron in
-/// `spikes` (event-driven delivery; sums in spike order, then row order — a fixed order).
+/// Fewest synaptic events (spikes × fan-out) in one step for which a projection's delivery
+/// is split across threads by post-neuron range. Below it one thread is faster than the
+/// cost of waking the others (≈ 5–10 µs).
+pub const PARALLEL_MIN_EVENTS: usize = 1 << 15;
+
+/// Adds `scale · wᵢⱼ` to `out[j]` for every synapse i → j of every spiking pre neuron i in
+/// `spikes` (event-driven delivery: work ∝ spikes × fan-out).
+///
+/// Each `out[j]` receives its terms in spike order, then synapse order — a fixed order, so
+/// the sums are bit-identical whatever the thread count. When a step has at least
+/// [`PARALLEL_MIN_EVENTS`] events and the pool has several threads, the post neurons are
+/// split into ranges, each delivered by one task (rows sorted by post are cut by binary
+/// search; `pairs` rows in user order are always delivered by one thread).
 ///
 /// `out` is one batch copy of the post population's array.
 #[inline]
@@ -155,21 +365,123 @@ pub fn deliver_spikes(
     scale: f32,
     out: &mut [f32],
 ) {
-    match &weights.0 {
-        Param::Scalar(w) => {
-            let add = scale * w;
+    let threads = rayon::current_num_threads();
+    let splittable = !matches!(conn.layout, Layout::Sparse { sorted: false, .. });
+    if threads > 1 && splittable && out.len() >= 2 * 1024 {
+        let events: usize = spikes
+            .iter()
+            .map(|&i| conn.row_range(i as usize).len())
+            .sum();
+        if events >= PARALLEL_MIN_EVENTS {
+            let chunk = out.len().div_ceil(2 * threads).max(1024);
+            out.par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(c, part)| deliver_range(conn, weights, spikes, scale, c * chunk, part));
+            return;
+        }
+    }
+    deliver_range(conn, weights, spikes, scale, 0, out);
+}
+
+/// [`deliver_spikes`] restricted to the post neurons `lo..lo + out.len()`; `out[k]` is post
+/// neuron `lo + k`.
+fn deliver_range(
+    conn: &Connectivity,
+    weights: &Weights,
+    spikes: &[u32],
+    scale: f32,
+    lo: usize,
+    out: &mut [f32],
+) {
+    let hi = lo + out.len();
+    let w = &weights.0;
+    match &conn.layout {
+        Layout::Sparse {
+            offsets, targets, ..
+        } => {
+            let whole = lo == 0;
             for &i in spikes {
-                for &j in conn.row(i as usize) {
-                    out[j as usize] += add;
+                let (mut a, mut b) = (offsets[i as usize], offsets[i as usize + 1]);
+                if !whole || hi < conn_post_bound(targets, a, b) {
+                    let row = &targets[a..b];
+                    let first = row.partition_point(|&j| (j as usize) < lo);
+                    let last = first + row[first..].partition_point(|&j| (j as usize) < hi);
+                    (a, b) = (a + first, a + last);
+                }
+                match w {
+                    Param::Scalar(w) => {
+                        let add = scale * w;
+                        for &j in &targets[a..b] {
+                            out[j as usize - lo] += add;
+                        }
+                    }
+                    Param::PerElement(ws) => {
+                        for (&j, &w) in targets[a..b].iter().zip(&ws[a..b]) {
+                            out[j as usize - lo] += scale * w;
+                        }
+                    }
                 }
             }
         }
-        Param::PerElement(ws) => {
+        Layout::Dense { post, .. } => {
             for &i in spikes {
-                let r = conn.row_range(i as usize);
-                for (&j, &w) in conn.targets[r.clone()].iter().zip(&ws[r]) {
-                    out[j as usize] += scale * w;
+                let base = i as usize * *post as usize;
+                add_run(w, scale, base + lo..base + hi, out);
+            }
+        }
+        Layout::Lateral { n } => {
+            let m = *n as usize - 1;
+            for &i in spikes {
+                let i = i as usize;
+                let base = i * m;
+                // Targets 0..i at synapses base + j; targets i + 1..n at base + j − 1.
+                let (l, h) = (lo, hi.min(i));
+                if l < h {
+                    add_run(w, scale, base + l..base + h, &mut out[..h - lo]);
                 }
+                let (l, h) = (lo.max(i + 1), hi);
+                if l < h {
+                    add_run(w, scale, base + l - 1..base + h - 1, &mut out[l - lo..]);
+                }
+            }
+        }
+        Layout::Diagonal { .. } => {
+            for &i in spikes {
+                let i = i as usize;
+                if (lo..hi).contains(&i) {
+                    out[i - lo] += match w {
+                        Param::Scalar(w) => scale * w,
+                        Param::PerElement(ws) => scale * ws[i],
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// One past the last target of row `targets[a..b]` (0 for an empty row). For a sorted row
+/// that is one past its largest target, so a row whose bound is ≤ `hi` needs no range cut;
+/// unsorted (`pairs`) rows are only ever delivered whole, where every target is < `hi`.
+#[inline]
+fn conn_post_bound(targets: &[u32], a: usize, b: usize) -> usize {
+    if a == b {
+        0
+    } else {
+        targets[b - 1] as usize + 1
+    }
+}
+
+/// `out[k] += scale · w[synapses.start + k]` for a contiguous run of targets.
+#[inline]
+fn add_run(w: &Param, scale: f32, synapses: std::ops::Range<usize>, out: &mut [f32]) {
+    match w {
+        Param::Scalar(w) => {
+            let add = scale * w;
+            out.iter_mut().for_each(|o| *o += add);
+        }
+        Param::PerElement(ws) => {
+            for (o, &w) in out.iter_mut().zip(&ws[synapses]) {
+                *o += scale * w;
             }
         }
     }
@@ -190,5 +502,110 @@ mod tests {
         let ws = Weights(Param::PerElement(vec![1.0, 2.0, 3.0, 4.0]));
         deliver_spikes(&conn, &ws, &[2], 1.0, &mut out);
         assert_eq!(out, vec![0.0, 3.0, 4.0]);
+    }
+
+    /// The CSR equivalent of an implicit layout, for comparison.
+    fn as_csr(c: &Connectivity) -> Connectivity {
+        let (offsets, targets) = c.to_csr();
+        Connectivity::from_csr(offsets, targets)
+    }
+
+    fn weights(n: usize) -> Weights {
+        Weights(Param::PerElement(
+            (0..n)
+                .map(|k| ((k * 37 % 101) as f32 - 50.0) / 7.0)
+                .collect(),
+        ))
+    }
+
+    #[test]
+    fn implicit_layouts_list_the_canonical_synapses() {
+        let dense = Connectivity::dense(2, 3);
+        assert_eq!(dense.len(), 6);
+        assert_eq!(
+            dense.pairs().collect::<Vec<_>>(),
+            [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+        );
+        let lateral = Connectivity::lateral(3);
+        assert_eq!(lateral.len(), 6);
+        assert_eq!(lateral.row(1).to_vec(), [0, 2]);
+        assert_eq!(lateral.row_range(2), 4..6);
+        assert_eq!(lateral.to_csr(), (vec![0, 2, 4, 6], vec![1, 2, 0, 2, 0, 1]));
+        let diagonal = Connectivity::diagonal(3);
+        assert_eq!(diagonal.to_csr(), (vec![0, 1, 2, 3], vec![0, 1, 2]));
+        assert!(Connectivity::lateral(1).is_empty());
+        // No target list: only the 0..post index row.
+        assert_eq!(Connectivity::dense(1000, 10).memory_bytes(), 40);
+    }
+
+    /// Every layout delivers exactly (bit for bit) what its CSR equivalent delivers, over the
+    /// whole post range and over every sub-range the parallel split can cut.
+    #[test]
+    fn implicit_layouts_deliver_like_csr_in_any_range() {
+        let spikes = [4, 0, 2, 5];
+        for (conn, post) in [
+            (Connectivity::dense(6, 9), 9),
+            (Connectivity::lateral(6), 6),
+            (Connectivity::diagonal(6), 6),
+        ] {
+            let csr = as_csr(&conn);
+            for w in [Weights(Param::Scalar(0.3)), weights(conn.len())] {
+                let mut expected = vec![0.0; post];
+                deliver_spikes(&csr, &w, &spikes, 1.5, &mut expected);
+                for lo in 0..post {
+                    for hi in lo + 1..=post {
+                        for c in [&conn, &csr] {
+                            let mut part = vec![0.0; hi - lo];
+                            deliver_range(c, &w, &spikes, 1.5, lo, &mut part);
+                            assert_eq!(part, expected[lo..hi], "{:?} {lo}..{hi}", c.layout());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A step with ≥ `PARALLEL_MIN_EVENTS` events is split by post range on a 2-thread pool;
+    /// the result is bit-identical to one thread for sorted CSR rows and dense rows.
+    #[test]
+    fn parallel_delivery_is_bit_identical_to_serial() {
+        let post = 20_000u32;
+        // Pseudo-random sorted rows of ~2000 targets each.
+        let mut offsets = vec![0];
+        let mut targets = Vec::new();
+        let mut x = 12345u64;
+        for _ in 0..64 {
+            for j in 0..post {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                if x >> 60 == 0 {
+                    targets.push(j);
+                }
+            }
+            offsets.push(targets.len());
+        }
+        let sparse = Connectivity::from_csr(offsets, targets);
+        let dense = Connectivity::dense(64, post);
+        let spikes: Vec<u32> = (0..64).rev().collect();
+        for conn in [&sparse, &dense] {
+            let w = weights(conn.len());
+            let events: usize = spikes.iter().map(|&i| conn.row(i as usize).len()).sum();
+            assert!(events >= PARALLEL_MIN_EVENTS, "{events}");
+            let run = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let mut out = vec![0.0f32; post as usize];
+                pool.install(|| deliver_spikes(conn, &w, &spikes, 0.7, &mut out));
+                out
+            };
+            let one = run(1);
+            assert!(one.iter().any(|&x| x != 0.0));
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&run(2)), bits(&one));
+            assert_eq!(bits(&run(3)), bits(&one));
+        }
     }
 }

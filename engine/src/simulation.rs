@@ -654,7 +654,7 @@ impl Simulation {
         let steps = match &ms {
             Param::Scalar(d) => Delays::Uniform(to_steps(*d)?),
             Param::PerElement(ds) => {
-                Delays::PerSynapse(ds.iter().map(|&d| to_steps(d)).collect::<Result<_, _>>()?)
+                Delays::compact(ds.iter().map(|&d| to_steps(d)).collect::<Result<_, _>>()?)
             }
         };
         if steps.max() == 0 {
@@ -664,10 +664,6 @@ impl Simulation {
             self.install(DELAYS);
             let mut e = self.world.entity_mut(proj.0);
             let line = DelayLine::new(steps.max(), post, batch);
-            let steps = match steps {
-                Delays::PerSynapse(ds) if ds.iter().all(|&d| d == ds[0]) => Delays::Uniform(ds[0]),
-                other => other,
-            };
             e.insert((steps, line));
         }
         Ok(())

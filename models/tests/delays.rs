@@ -173,7 +173,7 @@ fn per_synapse_delays_are_deterministic_and_cleared() {
     assert_eq!(a.recorded_spikes(rec), b.recorded_spikes(rec_b));
     assert!(matches!(
         a.get_projection::<ember_engine::Delays>(proj),
-        Some(ember_engine::Delays::PerSynapse(_))
+        Some(ember_engine::Delays::PerSynapseShort(_))
     ));
     a.clear(true);
     assert!(
@@ -183,4 +183,66 @@ fn per_synapse_delays_are_deterministic_and_cleared() {
             .iter()
             .all(|&c| c == 0.0)
     );
+}
+
+/// The implicit layouts (`all_to_all` = dense, `all_to_all` without autapses = lateral,
+/// `one_to_one` = diagonal) deliver, with per-synapse weights and delays, exactly what the
+/// same synapses listed as `pairs` (stored as sparse rows) deliver, with and without delays.
+#[test]
+fn implicit_layouts_match_their_pairs_with_delays() {
+    let n = 5u32;
+    let cases = [
+        (ConnectRule::AllToAll { autapses: true }, false),
+        (ConnectRule::AllToAll { autapses: false }, true),
+        (ConnectRule::OneToOne, true),
+    ];
+    for ((rule, same), delayed) in cases
+        .into_iter()
+        .flat_map(|c| [(c.clone(), false), (c, true)])
+    {
+        let run = |rule: &ConnectRule| {
+            let mut s = sim();
+            // Drivers spike in steps 0 and 3 (neurons 0, 2, 4) and step 1 (all).
+            let d = drivers(&mut s, n);
+            s.add_current(d, 1.0.into(), 3.0, Some(4.0), Some(vec![0, 2, 4]))
+                .unwrap();
+            s.add_current(d, 1.0.into(), 1.0, Some(2.0), None).unwrap();
+            let post = if same {
+                d
+            } else {
+                s.add_population("out", n, Exact::new(-60.0, -40.0), Default::default())
+                    .unwrap()
+            };
+            let conn = rule.build(n, n, same, 0, "x").unwrap();
+            let count = conn.len();
+            let p = s
+                .add_projection(
+                    Some("p"),
+                    d,
+                    post,
+                    rule,
+                    ValueSpec::List((0..count).map(|k| 0.5 + k as f64).collect()),
+                    SingleExponentialCurrent {
+                        spike_charge: 1.0,
+                        time_constant: 3.0,
+                    },
+                )
+                .unwrap();
+            let delays = ValueSpec::List((0..count).map(|k| (k % 4) as f64).collect());
+            if delayed {
+                s.set_delays(p, &delays, DelayMode::Previous, None).unwrap();
+            }
+            (0..12)
+                .flat_map(|_| {
+                    s.run_steps(1).unwrap();
+                    s.get_projection::<ProjectionCurrent>(p).unwrap().0.clone()
+                })
+                .collect::<Vec<f32>>()
+        };
+        let conn = rule.build(n, n, same, 0, "x").unwrap();
+        let pairs = ConnectRule::Pairs(conn.pairs().map(|(i, j)| [i, j]).collect());
+        let implicit = run(&rule);
+        assert!(implicit.iter().any(|&x| x != 0.0));
+        assert_eq!(implicit, run(&pairs), "{rule:?}");
+    }
 }

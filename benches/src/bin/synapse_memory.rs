@@ -2,22 +2,24 @@
 //! about `SYNAPSES` synapses (default 10⁸: 100 000 × 100 000 LIF neurons at p = 0.01) through
 //! `Simulation::add_projection`, as a user would, and reports the build time, the build
 //! rate, the resident-set growth (`VmRSS` of `/proc/self/status`) and bytes per synapse —
-//! once with a scalar weight and once with per-synapse weights (`uniform`), each in a fresh
-//! process (freed build scratch stays in the allocator's arenas, so a second build in the
+//! with a scalar weight, with per-synapse weights (`uniform`), and with per-synapse weights
+//! and per-synapse delays (`uniform` in [0.1, 3] ms; the delays' growth is measured
+//! separately as the `set_delays` step), each in a fresh process (freed build scratch stays in the allocator's arenas, so a second build in the
 //! same process would show inflated growth).
 //!
 //! ```sh
 //! cargo run --release -p ember-benches --bin synapse_memory -- [SYNAPSES] [THREADS] [VARIANT]
 //! ```
 //!
-//! `SYNAPSES` defaults to 1e8, `THREADS` to 1; `VARIANT` (`scalar` or `per_synapse`) runs
+//! `SYNAPSES` defaults to 1e8, `THREADS` to 1; `VARIANT` (`scalar`, `per_synapse` or
+//! `per_synapse_delays`) runs
 //! one variant in this process, otherwise both run, each in a child process.
 //!
 //! Linux only (reads `/proc/self/status`). Not part of `cargo test`.
 
 use std::time::Instant;
 
-use ember_engine::{ConnectRule, Connectivity, SimConfig, Simulation, ValueSpec};
+use ember_engine::{ConnectRule, Connectivity, DelayMode, SimConfig, Simulation, ValueSpec};
 use ember_models::{DeltaCurrent, Lif};
 
 const P: f64 = 0.01;
@@ -32,7 +34,7 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/self/status"))
 }
 
-fn measure(label: &str, n: u32, threads: usize, weights: ValueSpec) {
+fn measure(label: &str, n: u32, threads: usize, weights: ValueSpec, delays: bool) {
     let mut sim = Simulation::new(SimConfig {
         threads,
         ..Default::default()
@@ -74,6 +76,26 @@ fn measure(label: &str, n: u32, threads: usize, weights: ValueSpec) {
         growth as f64 / (1024.0 * 1024.0),
         growth as f64 / synapses as f64,
     );
+    if delays {
+        let start = Instant::now();
+        sim.set_delays(
+            id,
+            &ValueSpec::Uniform { lo: 0.1, hi: 3.0 },
+            DelayMode::Previous,
+            None,
+        )
+        .expect("delays");
+        let secs = start.elapsed().as_secs_f64();
+        let with_delays = status_kb("VmRSS");
+        let extra = with_delays.saturating_sub(after) * 1024;
+        let total = with_delays.saturating_sub(before) * 1024;
+        println!(
+            "  + per-synapse delays: set in {secs:.2} s; VmRSS -> {with_delays} kB \
+             (+{:.2} bytes/synapse for the delays) = {:.2} bytes/synapse in all",
+            extra as f64 / synapses as f64,
+            total as f64 / synapses as f64,
+        );
+    }
 }
 
 fn main() {
@@ -86,18 +108,28 @@ fn main() {
         .map_or(1, |s| s.parse().expect("THREADS: an integer"));
     let n = (synapses / P).sqrt().round() as u32;
     match args.get(2).map(String::as_str) {
-        Some("scalar") => measure("scalar weight", n, threads, ValueSpec::Scalar(0.5)),
+        Some("scalar") => measure("scalar weight", n, threads, ValueSpec::Scalar(0.5), false),
         Some("per_synapse") => measure(
             "per-synapse weights (uniform)",
             n,
             threads,
             ValueSpec::Uniform { lo: 0.0, hi: 1.0 },
+            false,
         ),
-        Some(other) => panic!("VARIANT: scalar or per_synapse, got {other}"),
+        Some("per_synapse_delays") => measure(
+            "per-synapse weights and delays (uniform)",
+            n,
+            threads,
+            ValueSpec::Uniform { lo: 0.0, hi: 1.0 },
+            true,
+        ),
+        Some(other) => {
+            panic!("VARIANT: scalar, per_synapse or per_synapse_delays, got {other}")
+        }
         // Each variant in a fresh process: memory freed by one build stays in the
         // allocator's arenas (and in VmRSS) and would inflate the next one's growth.
         None => {
-            for variant in ["scalar", "per_synapse"] {
+            for variant in ["scalar", "per_synapse", "per_synapse_delays"] {
                 let exe = std::env::current_exe().expect("own executable");
                 let status = std::process::Command::new(exe)
                     .args([
