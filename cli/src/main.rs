@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use ember_cli::run::{self, BUNDLED_CUBA, BUNDLED_CUBA_NAME, RunOptions};
+use ember_cli::progress::Progress;
+use ember_cli::run::{self, BUNDLED_CUBA, BUNDLED_CUBA_NAME, OutputFormat, RunExtras, RunOptions};
 
 /// Ember: a fast, reproducible spiking neural network simulator.
 #[derive(Parser, Debug)]
@@ -18,32 +19,69 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario and write spikes.csv, summary.json, traces.csv and plots.
+    #[command(after_long_help = RUN_AFTER_HELP)]
     Run {
-        /// Scenario file (.toml). Without it, the bundled CUBA benchmark runs.
+        /// Scenario file: .toml, .json or .ron (the format follows the extension). Without
+        /// it, the bundled CUBA benchmark (scenarios/cuba.toml) runs.
         file: Option<PathBuf>,
-        /// Output directory [default: out/NAME, NAME being the scenario file name without extension].
-        #[arg(long)]
+        /// Output directory, created if missing [default: out/NAME, NAME being the scenario
+        /// file name without extension].
+        #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
         /// Compute threads (0 = one per core). Results do not depend on it.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
+        /// Seed of every random stream, replacing the scenario's `[simulation] seed`
+        /// (summary.json reports the seed used).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
         /// Do not render raster.png / traces.png.
         #[arg(long)]
         no_plot: bool,
+        /// Output arrays: `csv` writes spikes.csv and traces.csv; `npy` also writes
+        /// spikes.npy and traces.npy (NumPy structured arrays, see below).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Csv)]
+        format: OutputFormat,
     },
     /// Check a scenario without running it: exit 0 if `ember run` would start, else print
     /// the error (file, field path, what was expected) and exit 2.
     Validate {
-        /// Scenario file (.toml).
+        /// Scenario file (.toml, .json or .ron).
         file: PathBuf,
     },
     /// Describe the network a scenario builds: populations, projections, synapse counts and
     /// memory, without running it.
     Inspect {
-        /// Scenario file (.toml).
+        /// Scenario file (.toml, .json or .ron).
         file: PathBuf,
     },
 }
+
+/// The end of `ember run --help`: outputs, the .npy layout, progress and exit status.
+const RUN_AFTER_HELP: &str = "\
+Outputs (in DIR):
+  spikes.csv    population,neuron,batch,step,time — one row per spike, by step, then
+                population (declaration order), batch, neuron
+  traces.csv    target,variable,index,batch,step,time,value (when something is traced)
+  summary.json  steps, step_time, duration, seed, batch_size, populations, wall_seconds,
+                threads
+  raster.png, traces.png   plots (unless --no-plot)
+  spikes.npy    with --format npy: one record per spike, in spikes.csv order, dtype
+                [('population','<u4'), ('neuron','<u4'), ('batch','<u4'), ('step','<u8'),
+                 ('time','<f4')]
+  traces.npy    with --format npy, when traced: one record per traces.csv row, dtype
+                [('target','<u4'), ('variable','<U16'), ('index','<u4'), ('batch','<u4'),
+                 ('step','<u8'), ('time','<f4'), ('value','<f4')]
+  `population` / `target` in the .npy files is the population's index in declaration
+  order (the order of summary.json's populations); a projection `target` is the number of
+  populations plus the projection's declaration index; `time` is in ms. Load with
+  numpy.load(path) (no pickle needed).
+
+A progress bar with an ETA is shown on stderr for runs longer than about a second when
+stderr is a terminal and the environment variable CI is not set.
+
+Exit status: 0 on success, 2 for an invalid scenario (the message names the file, the
+field path and what was expected; nothing is written), 1 for other failures.";
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -72,17 +110,22 @@ fn main() -> ExitCode {
             file,
             out,
             threads,
+            seed,
             no_plot,
+            format,
         } => {
             let loaded = match &file {
                 Some(f) => run::load(f),
                 None => run::parse(BUNDLED_CUBA_NAME, BUNDLED_CUBA)
                     .map(|sc| (BUNDLED_CUBA_NAME.to_owned(), sc)),
             };
-            let (name, sc) = match loaded {
+            let (name, mut sc) = match loaded {
                 Ok(x) => x,
                 Err(e) => return fail(&e),
             };
+            if let Some(seed) = seed {
+                sc.simulation.seed = seed;
+            }
             let stem = file
                 .as_ref()
                 .and_then(|f| f.file_stem())
@@ -92,7 +135,11 @@ fn main() -> ExitCode {
                 threads,
                 no_plot,
             };
-            match run::run(&name, &sc, &opts) {
+            let extras = RunExtras {
+                format,
+                progress: Progress::wanted(),
+            };
+            match run::run_with(&name, &sc, &opts, &extras) {
                 Ok(report) => {
                     // A closed stdout (e.g. `ember run | head -1`) is not an error of the run.
                     let _ = print_report(&name, &opts.out, &report);

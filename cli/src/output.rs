@@ -1,5 +1,5 @@
 //! Run outputs exactly as SCENARIO.md specifies: `spikes.csv`, `traces.csv`,
-//! `summary.json`.
+//! `summary.json`, and with `--format npy` also `spikes.npy` and `traces.npy`.
 //!
 //! Times are written as `step × Δt` rounded to f32 and printed with the shortest decimal that
 //! round-trips that f32, so `0.30000000000000004` never appears and files are identical on
@@ -10,10 +10,15 @@ use std::io::{self, Write};
 use ember_engine::{SpikeEvent, TraceRecorder};
 use serde_json::json;
 
+use crate::npy::{self, Field};
+
 /// One population's spikes, for writing.
 pub struct PopulationSpikes<'a> {
     /// Population name.
     pub name: &'a str,
+    /// The population's declaration index in the scenario (its position in `summary.json`'s
+    /// `populations`), written to `spikes.npy`.
+    pub index: u32,
     /// Its recorded spikes (step, batch, neuron order).
     pub events: &'a [SpikeEvent],
 }
@@ -88,6 +93,8 @@ fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
 pub struct TraceTable<'a> {
     /// Population name.
     pub target: &'a str,
+    /// The population's declaration index in the scenario, written to `traces.npy`.
+    pub target_index: u32,
     /// Batch copies.
     pub batch: usize,
     /// The recorder.
@@ -125,6 +132,188 @@ pub fn write_traces_csv(
                 }
             }
         }
+    }
+    Ok(())
+}
+
+/// The record of `spikes.npy`: one per spike, in the order of `spikes.csv`.
+///
+/// `population` is the population's declaration index in the scenario (the order of
+/// `[[population]]` tables and of `summary.json`'s `populations`); `time` is `step × Δt` in ms
+/// as the nearest f32 (the value `spikes.csv` prints).
+pub fn spikes_npy_fields() -> Vec<Field> {
+    vec![
+        Field::new("population", "<u4"),
+        Field::new("neuron", "<u4"),
+        Field::new("batch", "<u4"),
+        Field::new("step", "<u8"),
+        Field::new("time", "<f4"),
+    ]
+}
+
+/// Writes `spikes.npy`: a NumPy structured array of [`spikes_npy_fields`] records, one per
+/// spike, in the order of `spikes.csv` (step, then population, batch, neuron).
+pub fn write_spikes_npy(
+    out: &mut impl Write,
+    pops: &[PopulationSpikes<'_>],
+    step_time: f64,
+) -> io::Result<()> {
+    let len = pops.iter().map(|p| p.events.len() as u64).sum();
+    npy::write_header(out, &spikes_npy_fields(), len)?;
+    let mut cursors = vec![0usize; pops.len()];
+    let mut record = [0u8; 24];
+    while let Some(step) = pops
+        .iter()
+        .zip(&cursors)
+        .filter_map(|(p, &c)| p.events.get(c).map(|e| e.step))
+        .min()
+    {
+        let time = time_of(step, step_time);
+        for (p, c) in pops.iter().zip(cursors.iter_mut()) {
+            while let Some(e) = p.events.get(*c).filter(|e| e.step == step) {
+                record[0..4].copy_from_slice(&p.index.to_le_bytes());
+                record[4..8].copy_from_slice(&e.neuron.to_le_bytes());
+                record[8..12].copy_from_slice(&e.batch.to_le_bytes());
+                record[12..20].copy_from_slice(&step.to_le_bytes());
+                record[20..24].copy_from_slice(&time.to_le_bytes());
+                out.write_all(&record)?;
+                *c += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The shortest width of the `variable` field of `traces.npy`.
+pub const TRACE_VARIABLE_WIDTH: usize = 16;
+
+/// The record of `traces.npy` for `tables`: one per row of `traces.csv`, same order.
+///
+/// `target` is the population's declaration index (as in `spikes.npy`); `variable` is the
+/// variable's name (`voltage`, `adaptation0`, …) as a fixed-width unicode string of
+/// [`TRACE_VARIABLE_WIDTH`] characters (wider only if a name is longer); `index` is the
+/// neuron; `time` and `value` are f32.
+pub fn traces_npy_fields(tables: &[TraceTable<'_>]) -> Vec<Field> {
+    let width = tables
+        .iter()
+        .flat_map(|t| &t.recorder.variables)
+        .map(|v| v.name().chars().count())
+        .fold(TRACE_VARIABLE_WIDTH, usize::max);
+    vec![
+        Field::new("target", "<u4"),
+        Field::new("variable", format!("<U{width}")),
+        Field::new("index", "<u4"),
+        Field::new("batch", "<u4"),
+        Field::new("step", "<u8"),
+        Field::new("time", "<f4"),
+        Field::new("value", "<f4"),
+    ]
+}
+
+/// One projection trace row (`traces.csv` rows after the population tables).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProjectionTraceRow<'a> {
+    /// The projection's name.
+    pub target: &'a str,
+    /// The projection's index in `traces.npy`'s `target` numbering: the number of
+    /// populations plus its declaration index.
+    pub target_index: u32,
+    /// `current` or `weight`.
+    pub variable: &'a str,
+    /// Post neuron (`current`) or canonical synapse index (`weight`).
+    pub index: u32,
+    /// Batch copy.
+    pub batch: u32,
+    /// Step.
+    pub step: u64,
+    /// The value (nA for `current`, the weight's unit for `weight`).
+    pub value: f32,
+}
+
+/// Appends the rows of projection records to `traces.csv`, after the population rows:
+/// target = the projection's name, variable `current` (index = post neuron) or `weight`
+/// (index = canonical synapse index), in each record's step, variable, batch, index order.
+pub fn write_projection_traces_csv(
+    out: &mut impl Write,
+    rows: &[ProjectionTraceRow<'_>],
+    step_time: f64,
+) -> io::Result<()> {
+    for row in rows {
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{}",
+            row.target,
+            row.variable,
+            row.index,
+            row.batch,
+            row.step,
+            time_of(row.step, step_time),
+            row.value
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes `traces.npy`: a NumPy structured array of [`traces_npy_fields`] records, one per
+/// row of `traces.csv`, in the same order: the population tables, then `projection_rows`.
+pub fn write_traces_npy(
+    out: &mut impl Write,
+    tables: &[TraceTable<'_>],
+    projection_rows: &[ProjectionTraceRow<'_>],
+    step_time: f64,
+) -> io::Result<()> {
+    let fields = traces_npy_fields(tables);
+    let width = (fields[1].size()) / 4;
+    let len = tables
+        .iter()
+        .map(|t| {
+            let r = t.recorder;
+            (r.steps.len() * r.variables.len() * t.batch * r.neurons.len()) as u64
+        })
+        .sum::<u64>()
+        + projection_rows.len() as u64;
+    npy::write_header(out, &fields, len)?;
+    let mut record = Vec::with_capacity(npy::record_size(&fields));
+    for t in tables {
+        let r = t.recorder;
+        let names: Vec<Vec<u8>> = r
+            .variables
+            .iter()
+            .map(|v| {
+                let mut b = Vec::with_capacity(4 * width);
+                npy::push_unicode(&mut b, &v.name(), width);
+                b
+            })
+            .collect();
+        for (s, &step) in r.steps.iter().enumerate() {
+            let time = time_of(step, step_time);
+            for (vi, name) in names.iter().enumerate() {
+                for b in 0..t.batch {
+                    for (k, &neuron) in r.neurons.iter().enumerate() {
+                        record.clear();
+                        record.extend_from_slice(&t.target_index.to_le_bytes());
+                        record.extend_from_slice(name);
+                        record.extend_from_slice(&neuron.to_le_bytes());
+                        record.extend_from_slice(&(b as u32).to_le_bytes());
+                        record.extend_from_slice(&step.to_le_bytes());
+                        record.extend_from_slice(&time.to_le_bytes());
+                        record.extend_from_slice(&r.value(s, vi, b, k, t.batch).to_le_bytes());
+                        out.write_all(&record)?;
+                    }
+                }
+            }
+        }
+    }
+    for row in projection_rows {
+        record.clear();
+        record.extend_from_slice(&row.target_index.to_le_bytes());
+        npy::push_unicode(&mut record, row.variable, width);
+        record.extend_from_slice(&row.index.to_le_bytes());
+        record.extend_from_slice(&row.batch.to_le_bytes());
+        record.extend_from_slice(&row.step.to_le_bytes());
+        record.extend_from_slice(&time_of(row.step, step_time).to_le_bytes());
+        record.extend_from_slice(&row.value.to_le_bytes());
+        out.write_all(&record)?;
     }
     Ok(())
 }
@@ -217,10 +406,12 @@ mod tests {
             &[
                 PopulationSpikes {
                     name: "a",
+                    index: 0,
                     events: &a,
                 },
                 PopulationSpikes {
                     name: "b",
+                    index: 1,
                     events: &b,
                 },
             ],
@@ -231,6 +422,39 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "population,neuron,batch,step,time\na,3,0,0,0\nb,0,0,1,0.1\na,1,0,2,0.2\na,5,0,2,0.2\nb,0,0,2,0.2\n"
         );
+    }
+
+    #[test]
+    fn spikes_npy_records_follow_the_csv_order() {
+        let a = [ev(2, 3)];
+        let b = [ev(1, 7)];
+        let pops = [
+            PopulationSpikes {
+                name: "a",
+                index: 0,
+                events: &a,
+            },
+            PopulationSpikes {
+                name: "b",
+                index: 5,
+                events: &b,
+            },
+        ];
+        let mut out = Vec::new();
+        write_spikes_npy(&mut out, &pops, 0.1).unwrap();
+        let header = npy::header(&spikes_npy_fields(), 2);
+        assert_eq!(&out[..header.len()], &header[..]);
+        let data = &out[header.len()..];
+        assert_eq!(data.len(), 2 * npy::record_size(&spikes_npy_fields()));
+        // b's spike (step 1) first: population 5, neuron 7, batch 0, step 1, time 0.1.
+        let mut first = Vec::new();
+        for v in [5u32, 7, 0] {
+            first.extend_from_slice(&v.to_le_bytes());
+        }
+        first.extend_from_slice(&1u64.to_le_bytes());
+        first.extend_from_slice(&0.1f32.to_le_bytes());
+        assert_eq!(&data[..24], &first[..]);
+        assert_eq!(&data[24..28], &0u32.to_le_bytes());
     }
 
     #[test]

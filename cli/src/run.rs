@@ -1,19 +1,22 @@
 //! `ember run`: load a scenario, build the network, run it and write the outputs.
 //!
 //! Everything that can be wrong with the input is detected before the output directory is
-//! created, so a bad scenario leaves nothing behind.
+//! created, so a bad scenario leaves nothing behind. Scenario files are read in the format
+//! their extension names ([`Format`]: `.toml`, `.json`, `.ron`).
 
 use std::fs::{self, File};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use ember_engine::scenario::Format;
 use ember_engine::{
     BuildError, Population, Scenario, ScheduleError, SimConfig, Simulation, SpikeTotal,
 };
 
 use crate::output::{self, PopulationSpikes, PopulationSummary, Summary, TraceTable};
 use crate::plot;
+use crate::progress::{self, Progress};
 
 /// The bundled CUBA scenario, run when no file is given.
 pub const BUNDLED_CUBA: &str = include_str!("../../scenarios/cuba.toml");
@@ -31,6 +34,28 @@ pub struct RunOptions {
     pub no_plot: bool,
 }
 
+/// The array files `ember run --format` writes besides the CSV files. The records of the
+/// `.npy` files are [`output::spikes_npy_fields`] and [`output::traces_npy_fields`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// CSV only: spikes.csv and, when something is traced, traces.csv.
+    #[default]
+    Csv,
+    /// The CSV files plus NumPy arrays spikes.npy and (when traced) traces.npy.
+    Npy,
+}
+
+/// Options of `ember run` beyond [`RunOptions`] (kept apart so that code building a
+/// `RunOptions` keeps compiling). The default writes CSV only and shows no progress bar.
+#[derive(Clone, Debug, Default)]
+pub struct RunExtras {
+    /// Which array files to write besides the CSV files.
+    pub format: OutputFormat,
+    /// Show a progress bar on stderr for runs longer than about a second (the binary passes
+    /// [`Progress::wanted`]: stderr is a terminal and `CI` is unset).
+    pub progress: bool,
+}
+
 /// A failed run, by cause. Input errors (exit status 2) carry the file and field path.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -43,7 +68,7 @@ pub enum RunError {
         source: std::io::Error,
     },
     /// Unsupported file format.
-    #[error("{file}: unsupported scenario format `{ext}`; expected a .toml file")]
+    #[error("{file}: unsupported scenario format `{ext}`; expected a .toml, .json or .ron file")]
     Format {
         /// File.
         file: String,
@@ -104,27 +129,34 @@ pub struct RunReport {
     pub files: Vec<PathBuf>,
 }
 
-/// Loads a scenario file (by extension; `.toml`).
+/// Loads a scenario file in the format its extension names (`.toml`, `.json`, `.ron`).
 pub fn load(file: &Path) -> Result<(String, Scenario), RunError> {
     let name = file.display().to_string();
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if ext != "toml" {
+    let Some(format) = Format::from_path(file) else {
         return Err(RunError::Format {
             file: name,
-            ext: ext.to_owned(),
+            ext: file
+                .extension()
+                .map(|e| e.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         });
-    }
+    };
     let text = fs::read_to_string(file).map_err(|source| RunError::Read {
         file: name.clone(),
         source,
     })?;
-    let sc = parse(&name, &text)?;
+    let sc = parse_format(&name, &text, format)?;
     Ok((name, sc))
 }
 
-/// Parses scenario text; errors name `file`.
+/// Parses TOML scenario text; errors name `file`.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, RunError> {
-    Scenario::from_toml(text).map_err(|source| RunError::Parse {
+    parse_format(file, text, Format::Toml)
+}
+
+/// Parses scenario text in `format`; errors name `file`.
+pub fn parse_format(file: &str, text: &str, format: Format) -> Result<Scenario, RunError> {
+    Scenario::from_str_with_format(text, format).map_err(|source| RunError::Parse {
         file: file.to_owned(),
         source: Box::new(source),
     })
@@ -148,11 +180,24 @@ pub fn build(
     Ok((sim, handles))
 }
 
-/// Runs a parsed scenario and writes its outputs to `opts.out`.
+/// Runs a parsed scenario and writes its outputs (CSV, no progress bar) to `opts.out`.
 pub fn run(file: &str, sc: &Scenario, opts: &RunOptions) -> Result<RunReport, RunError> {
+    run_with(file, sc, opts, &RunExtras::default())
+}
+
+/// Runs a parsed scenario and writes its outputs to `opts.out`, with the array files and
+/// progress bar `extras` asks for. The steps run in chunks (see [`progress::run_in_chunks`]);
+/// outputs are identical to one uninterrupted run.
+pub fn run_with(
+    file: &str,
+    sc: &Scenario,
+    opts: &RunOptions,
+    extras: &RunExtras,
+) -> Result<RunReport, RunError> {
     let start = Instant::now();
     let (mut sim, h) = build(file, sc, opts.threads)?;
-    sim.run_steps(h.steps)?;
+    let mut bar = Progress::new(h.steps, extras.progress);
+    progress::run_in_chunks(&mut sim, h.steps, &mut bar)?;
     let wall_seconds = start.elapsed().as_secs_f64();
 
     let summary = Summary {
@@ -188,29 +233,77 @@ pub fn run(file: &str, sc: &Scenario, opts: &RunOptions) -> Result<RunReport, Ru
         .iter()
         .map(|&(k, rec)| PopulationSpikes {
             name: &h.populations[k].0,
+            index: k as u32,
             events: sim.recorded_spikes(rec),
         })
         .collect();
     let path = out.join("spikes.csv");
     write_file(&path, |w| output::write_spikes_csv(w, &spikes, dt))?;
     files.push(path);
+    if extras.format == OutputFormat::Npy {
+        let path = out.join("spikes.npy");
+        write_file(&path, |w| output::write_spikes_npy(w, &spikes, dt))?;
+        files.push(path);
+    }
 
-    if !h.trace_recorders.is_empty() {
+    if !h.trace_recorders.is_empty() || !h.projection_trace_recorders.is_empty() {
         let tables: Vec<TraceTable<'_>> = h
             .trace_recorders
             .iter()
             .filter_map(|&(k, rec)| {
                 sim.trace(rec).map(|recorder| TraceTable {
                     target: &h.populations[k].0,
+                    target_index: k as u32,
                     batch: sc.simulation.batch_size as usize,
                     recorder,
                 })
             })
             .collect();
+        let names: Vec<String> = h
+            .projection_trace_recorders
+            .iter()
+            .filter_map(|&(_, rec)| sim.projection_trace(rec))
+            .flat_map(|r| r.variables.iter().map(|v| v.name().to_string()))
+            .collect();
+        let mut projection_rows = Vec::new();
+        let mut name_at = 0;
+        for &(k, rec) in &h.projection_trace_recorders {
+            let Some(r) = sim.projection_trace(rec) else {
+                continue;
+            };
+            let first = name_at;
+            name_at += r.variables.len();
+            for row in r.rows() {
+                let v = r
+                    .variables
+                    .iter()
+                    .position(|&x| x == row.variable)
+                    .unwrap_or(0);
+                projection_rows.push(output::ProjectionTraceRow {
+                    target: &h.projections[k].0,
+                    target_index: (h.populations.len() + k) as u32,
+                    variable: &names[first + v],
+                    index: row.index as u32,
+                    batch: row.batch,
+                    step: row.step,
+                    value: row.value,
+                });
+            }
+        }
         let path = out.join("traces.csv");
-        write_file(&path, |w| output::write_traces_csv(w, &tables, dt))?;
+        write_file(&path, |w| {
+            output::write_traces_csv(w, &tables, dt)?;
+            output::write_projection_traces_csv(w, &projection_rows, dt)
+        })?;
         files.push(path);
-        if !opts.no_plot {
+        if extras.format == OutputFormat::Npy {
+            let path = out.join("traces.npy");
+            write_file(&path, |w| {
+                output::write_traces_npy(w, &tables, &projection_rows, dt)
+            })?;
+            files.push(path);
+        }
+        if !opts.no_plot && !tables.is_empty() {
             let path = out.join("traces.png");
             plot_traces(&path, &tables, dt)?;
             files.push(path);

@@ -474,7 +474,6 @@ fn run_without_file_runs_bundled_cuba() {
 
 /// SCENARIO.md: "The format is chosen by extension: `.toml` (primary …), `.json`, `.ron`."
 #[test]
-#[ignore = "issue 5: SCENARIO.md accepts .json scenarios; ember rejects them (`unsupported scenario format `json`; expected a .toml file`)"]
 fn json_scenario_gives_the_same_outputs_as_toml() {
     let tmp = tempfile::tempdir().unwrap();
     let sc = ember_cli::run::parse("traces.toml", include_str!("data/traces.toml")).unwrap();
@@ -497,7 +496,6 @@ fn json_scenario_gives_the_same_outputs_as_toml() {
 
 /// SCENARIO.md: "With `--format npy`, spikes and traces are also written as `.npy` arrays."
 #[test]
-#[ignore = "issue 5: SCENARIO.md documents `--format npy`; ember has no --format option (clap: unexpected argument '--format')"]
 fn format_npy_also_writes_npy_arrays() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
@@ -509,11 +507,26 @@ fn format_npy_also_writes_npy_arrays() {
     for f in ["spikes.csv", "traces.csv", "spikes.npy", "traces.npy"] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    for f in ["spikes.npy", "traces.npy"] {
+    // NumPy format 1.0: magic, version, header length, a header dict padded to a multiple
+    // of 64 bytes, then one packed record per CSV row (tests/formats.rs checks the values).
+    for (f, csv, record_size) in [
+        ("spikes.npy", "spikes.csv", 4 + 4 + 4 + 8 + 4),
+        ("traces.npy", "traces.csv", 4 + 64 + 4 + 4 + 8 + 4 + 4),
+    ] {
+        let bytes = fs::read(out.join(f)).unwrap();
+        assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"), "{f}");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0, "{f}");
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        let rows = fs::read_to_string(out.join(csv)).unwrap().lines().count() - 1;
+        assert!(rows > 0, "{csv}");
         assert!(
-            fs::read(out.join(f)).unwrap().starts_with(b"\x93NUMPY"),
-            "{f}"
+            header.starts_with("{'descr': [(")
+                && header.contains(&format!("'fortran_order': False, 'shape': ({rows},), }}"))
+                && header.ends_with('\n'),
+            "{f}: {header}"
         );
+        assert_eq!(bytes.len() - 10 - header_len, rows * record_size, "{f}");
     }
 }
 

@@ -59,9 +59,15 @@ pub use projection::{
     Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,
     ProjectionId, ProjectsFrom, ProjectsTo, Weights,
 };
-pub use record::{SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable};
+pub use record::{
+    ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,
+    TraceRecorder, TraceVariable,
+};
 pub use scenario::{Scenario, ScenarioHandles};
 pub use simulation::{ENGINE, PopulationOptions, RunForError, SimConfig, Simulation};
+pub use stimulus::{
+    CurrentStimulus, Noise, NoiseStimulus, Sine, SineStimulus, SpikeListError, SpikeSchedule,
+};
 pub use value::{Param, ValueSpec};
 
 /// Re-export of bevy_ecs, so user crates use the same version.
@@ -70,8 +76,9 @@ pub use bevy_ecs;
 /// The types most programs need.
 pub mod prelude {
     pub use crate::{
-        Adaptation, BatchReduction, BuildError, Clock, ConnectRule, Mode, NeuronModel, Param,
-        Phase, PopulationId, PopulationOptions, ProjectionId, Refractory, Scenario, SimConfig,
-        Simulation, Spikes, SynapseModel, SynapticInput, TraceVariable, ValueSpec, Voltage,
+        Adaptation, BatchReduction, BuildError, Clock, ConnectRule, Mode, NeuronModel, Noise,
+        Param, Phase, PopulationId, PopulationOptions, ProjectionId, ProjectionVariable,
+        Refractory, Scenario, SimConfig, Simulation, Sine, Spikes, SynapseModel, SynapticInput,
+        TraceVariable, ValueSpec, Voltage,
     };
 }

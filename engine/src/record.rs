@@ -1,14 +1,22 @@
 //! Recorders: spikes and state traces sampled in [`Phase::Record`](crate::Phase::Record).
 //!
-//! A recorder is its own entity pointing at the population it observes, so a population can
-//! have several (different neurons, variables or sampling intervals). Recorders append to
-//! plain vectors reserved up front; nothing is formatted or written during the run.
+//! A recorder is its own entity pointing at the population (or projection) it observes, so a
+//! population can have several (different neurons, variables or sampling intervals).
+//! Recorders append to plain vectors (reserved up front when the run length is known, as
+//! [`Simulation::add_scenario`](crate::Simulation::add_scenario) does); nothing is formatted
+//! or written during the run.
+//!
+//! [`TraceRecorder`] samples population state; [`ProjectionTraceRecorder`] samples a
+//! projection's output current per post neuron and its weights per synapse (SCENARIO.md
+//! `[[record]] projection = …`).
 
 use bevy_ecs::prelude::*;
 
 use crate::adaptation::{Adaptation, EffectiveThreshold};
 use crate::clock::Clock;
 use crate::population::{Refractory, Spikes, SynapticInput, Voltage};
+use crate::projection::{ProjectionCurrent, Weights};
+use crate::value::Param;
 
 /// One recorded spike.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,6 +122,14 @@ impl TraceRecorder {
         self.values
             [s * self.variables.len() * per_var + variable * per_var + b * self.neurons.len() + k]
     }
+
+    /// Reserves room for `samples` more samples of `batch` copies (best effort: if the
+    /// memory is not available now, the vectors grow during the run instead).
+    pub fn reserve_samples(&mut self, samples: usize, batch: usize) {
+        let per_sample = self.variables.len() * batch * self.neurons.len();
+        let _ = self.steps.try_reserve(samples);
+        let _ = self.values.try_reserve(samples.saturating_mul(per_sample));
+    }
 }
 
 /// Appends this step's spikes of each recorded population.
@@ -188,6 +204,212 @@ pub fn record_traces(
             for copy in per_copy.chunks_exact(size) {
                 rec.values
                     .extend(rec.neurons.iter().map(|&j| copy[j as usize]));
+            }
+        }
+    }
+}
+
+/// A projection variable that can be traced (SCENARIO.md `[[record]] projection = …`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProjectionVariable {
+    /// The current the projection delivers to each post neuron in the step, nA
+    /// ([`ProjectionCurrent`], `Σᵢ wᵢⱼ · Iᵢⱼ`, before aggregation); one trace per post neuron
+    /// and batch copy.
+    Current,
+    /// The weight of each synapse after the step (the synapse model's unit; [`Weights`]);
+    /// one trace per synapse, indexed in canonical synapse order, shared by the batch copies.
+    Weight,
+}
+
+impl ProjectionVariable {
+    /// The names accepted in scenario files.
+    pub const NAMES: [&'static str; 2] = ["current", "weight"];
+
+    /// The name used in scenario files and `traces.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectionVariable::Current => "current",
+            ProjectionVariable::Weight => "weight",
+        }
+    }
+
+    /// Parses `current` or `weight`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "current" => Some(ProjectionVariable::Current),
+            "weight" => Some(ProjectionVariable::Weight),
+            _ => None,
+        }
+    }
+}
+
+/// Samples `variables` of projection `target` every `every` steps (steps 0, n, 2n, …):
+/// [`ProjectionVariable::Current`] of the post neurons `neurons`,
+/// [`ProjectionVariable::Weight`] of the synapses `synapses` (canonical indices).
+///
+/// Values are stored step-major: for each sampled step, for each variable in `variables`
+/// order, `current` as `batch × neurons.len()` values (batch-major), `weight` as
+/// `synapses.len()` values (weights are shared by the batch copies, so they are stored once).
+#[derive(Component, Clone, Debug)]
+pub struct ProjectionTraceRecorder {
+    /// The observed projection.
+    pub target: Entity,
+    /// Post population size (to index batch copies of the current).
+    pub post_size: u32,
+    /// Batch copies.
+    pub batch: u32,
+    /// Traced variables (each at most once).
+    pub variables: Vec<ProjectionVariable>,
+    /// Post neurons whose current is traced.
+    pub neurons: Vec<u32>,
+    /// Synapses whose weight is traced (canonical synapse indices).
+    pub synapses: Vec<u64>,
+    /// Sampling interval, steps (≥ 1).
+    pub every: u64,
+    /// The sampled steps.
+    pub steps: Vec<u64>,
+    /// The sampled values (see the type docs for the layout).
+    pub values: Vec<f32>,
+}
+
+/// One value of a [`ProjectionTraceRecorder`], as a row of `traces.csv`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProjectionTraceRow {
+    /// The variable.
+    pub variable: ProjectionVariable,
+    /// Post neuron (`current`) or canonical synapse index (`weight`).
+    pub index: u64,
+    /// Batch copy (`weight` rows repeat the shared value for every copy).
+    pub batch: u32,
+    /// The step sampled (the value is the one after that step).
+    pub step: u64,
+    /// The value: nA (`current`) or the weight.
+    pub value: f32,
+}
+
+impl ProjectionTraceRecorder {
+    /// Values per sample of variable `v`.
+    fn width(&self, v: ProjectionVariable) -> usize {
+        match v {
+            ProjectionVariable::Current => self.batch as usize * self.neurons.len(),
+            ProjectionVariable::Weight => self.synapses.len(),
+        }
+    }
+
+    /// Values per sampled step.
+    fn stride(&self) -> usize {
+        self.variables.iter().map(|&v| self.width(v)).sum()
+    }
+
+    /// The recorded value of `variable` (index into `variables`) at sample `s` for batch
+    /// copy `b` and slot `k` (index into `neurons` for `current`, into `synapses` for
+    /// `weight`; `b` is ignored for `weight`).
+    pub fn value(&self, s: usize, variable: usize, b: usize, k: usize) -> f32 {
+        let before: usize = self.variables[..variable]
+            .iter()
+            .map(|&v| self.width(v))
+            .sum();
+        let within = match self.variables[variable] {
+            ProjectionVariable::Current => b * self.neurons.len() + k,
+            ProjectionVariable::Weight => k,
+        };
+        self.values[s * self.stride() + before + within]
+    }
+
+    /// The traced indices of `variable`: post neurons for `current`, synapses for `weight`.
+    fn count(&self, variable: ProjectionVariable) -> usize {
+        match variable {
+            ProjectionVariable::Current => self.neurons.len(),
+            ProjectionVariable::Weight => self.synapses.len(),
+        }
+    }
+
+    /// The index written for slot `k` of `variable`.
+    fn index(&self, variable: ProjectionVariable, k: usize) -> u64 {
+        match variable {
+            ProjectionVariable::Current => u64::from(self.neurons[k]),
+            ProjectionVariable::Weight => self.synapses[k],
+        }
+    }
+
+    /// Every recorded value in `traces.csv` order: by step, then variable, batch copy,
+    /// index (`weight` values repeat for every batch copy).
+    pub fn rows(&self) -> impl Iterator<Item = ProjectionTraceRow> + '_ {
+        self.steps.iter().enumerate().flat_map(move |(s, &step)| {
+            self.variables
+                .iter()
+                .enumerate()
+                .flat_map(move |(vi, &variable)| {
+                    (0..self.batch).flat_map(move |b| {
+                        (0..self.count(variable)).map(move |k| ProjectionTraceRow {
+                            variable,
+                            index: self.index(variable, k),
+                            batch: b,
+                            step,
+                            value: self.value(s, vi, b as usize, k),
+                        })
+                    })
+                })
+        })
+    }
+
+    /// Reserves room for `samples` more samples (best effort, see
+    /// [`TraceRecorder::reserve_samples`]).
+    pub fn reserve_samples(&mut self, samples: usize) {
+        let per_sample = self.stride();
+        let _ = self.steps.try_reserve(samples);
+        let _ = self.values.try_reserve(samples.saturating_mul(per_sample));
+    }
+}
+
+/// Samples traced projection variables on steps that are multiples of each recorder's
+/// `every`.
+pub fn record_projection_traces(
+    clock: Res<Clock>,
+    mut recorders: Query<&mut ProjectionTraceRecorder>,
+    projections: Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
+) {
+    for mut rec in &mut recorders {
+        if !clock.step.is_multiple_of(rec.every) {
+            continue;
+        }
+        let Ok((current, weights)) = projections.get(rec.target) else {
+            continue;
+        };
+        let rec = &mut *rec;
+        rec.steps.push(clock.step);
+        let n = rec.post_size as usize;
+        for var in &rec.variables {
+            match var {
+                ProjectionVariable::Current => {
+                    let c = current.map_or(&[][..], |c| &c.0[..]);
+                    for b in 0..rec.batch as usize {
+                        let copy = c.get(b * n..(b + 1) * n).unwrap_or(&[]);
+                        rec.values.extend(
+                            rec.neurons
+                                .iter()
+                                .map(|&j| copy.get(j as usize).copied().unwrap_or(f32::NAN)),
+                        );
+                    }
+                }
+                ProjectionVariable::Weight => match weights.map(|w| &w.0) {
+                    Some(Param::Scalar(w)) => {
+                        rec.values
+                            .extend(std::iter::repeat_n(*w, rec.synapses.len()));
+                    }
+                    Some(Param::PerElement(ws)) => {
+                        rec.values.extend(rec.synapses.iter().map(|&i| {
+                            usize::try_from(i)
+                                .ok()
+                                .and_then(|i| ws.get(i))
+                                .copied()
+                                .unwrap_or(f32::NAN)
+                        }));
+                    }
+                    None => rec
+                        .values
+                        .extend(std::iter::repeat_n(f32::NAN, rec.synapses.len())),
+                },
             }
         }
     }

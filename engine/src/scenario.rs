@@ -5,12 +5,12 @@
 //! `[[projection]]`, `[[stimulus]]`, `[[record]]`) and reject unknown fields. Loading keeps
 //! the path of the field being read (`population[1].params.tc_membrane`) and the line and
 //! column of the error; building reports its own errors with the same paths. A `Scenario`
-//! built in code serialises to the same format.
+//! built in code serialises to the same formats: TOML, JSON and RON ([`Format`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, MapAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::adaptation::{BatchReduction, Mode};
@@ -20,8 +20,10 @@ use crate::connectivity::ConnectRule;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::population::PopulationId;
 use crate::projection::ProjectionId;
-use crate::record::TraceVariable;
+use crate::record::ProjectionVariable;
+use crate::record::{ProjectionTraceRecorder, TraceRecorder, TraceVariable};
 use crate::simulation::{PopulationOptions, SimConfig, Simulation};
+use crate::stimulus::SpikeSchedule;
 use crate::value::ValueSpec;
 
 fn one_u32() -> u32 {
@@ -143,8 +145,13 @@ pub struct InitSpec {
 }
 
 /// `[[population]]`.
+///
+/// The `spikes` entry of `params` (the `[neuron, time_ms]` pairs of `spike_source`) does not
+/// fit a [`ValueSpec`]: it is read into [`PopulationSpec::spikes`] and written back into
+/// `params`, so `params = { spikes = [[0, 1.0], [3, 2.5]] }` reads and writes as in
+/// SCENARIO.md.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "PopulationSpecRaw", into = "PopulationSpecRaw")]
 pub struct PopulationSpec {
     /// Unique name, `[A-Za-z][A-Za-z0-9_]*`.
     pub name: String,
@@ -152,24 +159,178 @@ pub struct PopulationSpec {
     pub size: u32,
     /// Registered neuron model name.
     pub model: String,
-    /// Model parameters.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Model parameters (every entry of `params` except `spikes`).
     pub params: BTreeMap<String, ValueSpec>,
+    /// `params.spikes`: a spike list of `[neuron, time_ms]` pairs, for models that keep a
+    /// [`SpikeSchedule`] (`spike_source`). Neurons are whole numbers
+    /// below `size`; times are finite, ≥ 0 and go to step `round(time / step_time)`.
+    pub spikes: Option<Vec<[f64; 2]>>,
     /// Initial state.
-    #[serde(default, skip_serializing_if = "is_default")]
     pub init: InitSpec,
     /// Combination of incoming projection currents.
-    #[serde(default, skip_serializing_if = "is_default")]
     pub aggregate: Aggregate,
     /// Hold the voltage of refractory neurons.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub refrac_lock: bool,
     /// Reduction of adaptation updates over the batch.
-    #[serde(default, skip_serializing_if = "is_default")]
     pub batch_reduction: BatchReductionName,
     /// Train or eval for this population (default: the simulation's mode).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
+}
+
+/// The serde form of [`PopulationSpec`] (`params` with `spikes` inside).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename = "PopulationSpec", deny_unknown_fields)]
+struct PopulationSpecRaw {
+    name: String,
+    size: u32,
+    model: String,
+    #[serde(default, skip_serializing_if = "ParamsRaw::is_empty")]
+    params: ParamsRaw,
+    #[serde(default, skip_serializing_if = "is_default")]
+    init: InitSpec,
+    #[serde(default, skip_serializing_if = "is_default")]
+    aggregate: Aggregate,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    refrac_lock: bool,
+    #[serde(default, skip_serializing_if = "is_default")]
+    batch_reduction: BatchReductionName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<Mode>,
+}
+
+impl From<PopulationSpecRaw> for PopulationSpec {
+    fn from(r: PopulationSpecRaw) -> Self {
+        Self {
+            name: r.name,
+            size: r.size,
+            model: r.model,
+            params: r.params.values,
+            spikes: r.params.spikes,
+            init: r.init,
+            aggregate: r.aggregate,
+            refrac_lock: r.refrac_lock,
+            batch_reduction: r.batch_reduction,
+            mode: r.mode,
+        }
+    }
+}
+
+impl From<PopulationSpec> for PopulationSpecRaw {
+    fn from(p: PopulationSpec) -> Self {
+        Self {
+            name: p.name,
+            size: p.size,
+            model: p.model,
+            params: ParamsRaw {
+                values: p.params,
+                spikes: p.spikes,
+            },
+            init: p.init,
+            aggregate: p.aggregate,
+            refrac_lock: p.refrac_lock,
+            batch_reduction: p.batch_reduction,
+            mode: p.mode,
+        }
+    }
+}
+
+/// The name in `params` of a spike list.
+const SPIKES_PARAM: &str = "spikes";
+
+/// A population's `params` table: values, and the `spikes` list if any.
+#[derive(Clone, Default)]
+struct ParamsRaw {
+    values: BTreeMap<String, ValueSpec>,
+    spikes: Option<Vec<[f64; 2]>>,
+}
+
+impl ParamsRaw {
+    fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.spikes.is_none()
+    }
+}
+
+impl Serialize for ParamsRaw {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m =
+            s.serialize_map(Some(self.values.len() + usize::from(self.spikes.is_some())))?;
+        let mut spikes = self.spikes.as_ref();
+        for (k, v) in &self.values {
+            if let Some(list) = spikes.filter(|_| k.as_str() > SPIKES_PARAM) {
+                m.serialize_entry(SPIKES_PARAM, list)?;
+                spikes = None;
+            }
+            m.serialize_entry(k, v)?;
+        }
+        if let Some(list) = spikes {
+            m.serialize_entry(SPIKES_PARAM, list)?;
+        }
+        m.end()
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = ParamsRaw;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a table of model parameters")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ParamsRaw, A::Error> {
+        let mut out = ParamsRaw::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == SPIKES_PARAM {
+                let pairs: Vec<SpikePair> = map.next_value()?;
+                out.spikes = Some(pairs.into_iter().map(|p| p.0).collect());
+            } else {
+                let v = map.next_value()?;
+                out.values.insert(key, v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One `[neuron, time_ms]` entry of a spike list: exactly two numbers.
+struct SpikePair([f64; 2]);
+
+struct SpikePairVisitor;
+
+impl<'de> Visitor<'de> for SpikePairVisitor {
+    type Value = SpikePair;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a [neuron, time_ms] pair")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SpikePair, A::Error> {
+        let mut pair = [0.0; 2];
+        for (k, x) in pair.iter_mut().enumerate() {
+            *x = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::invalid_length(k, &self))?;
+        }
+        if seq.next_element::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::invalid_length(3, &self));
+        }
+        Ok(SpikePair(pair))
+    }
+}
+
+impl<'de> Deserialize<'de> for SpikePair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A tuple, like `[f64; 2]`: a list `[n, t]` in TOML and JSON, `(n, t)` in RON.
+        d.deserialize_tuple(2, SpikePairVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamsRaw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ParamsVisitor)
+    }
 }
 
 /// A connection rule as written in a scenario: a name or a one-rule table.
@@ -438,6 +599,62 @@ pub enum StimulusSpec {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         neurons: Option<Vec<u32>>,
     },
+    /// A sinusoidal current `offset + amplitude · sin(2π · frequency · t / 1000 + phase)`,
+    /// t = k·Δt (ms) at the start of step k, while `start ≤ t < stop` (see
+    /// [`Sine`](crate::Sine)).
+    Sine {
+        /// Target population.
+        target: String,
+        /// Amplitude, nA (a value: one per stimulated neuron if a list).
+        amplitude: ValueSpec,
+        /// Frequency, Hz (≥ 0).
+        frequency: f64,
+        /// Phase at t = 0, rad (default 0).
+        #[serde(default, skip_serializing_if = "is_default")]
+        phase: f64,
+        /// Offset, nA (a value; default 0).
+        #[serde(default = "zero_value", skip_serializing_if = "is_zero_value")]
+        offset: ValueSpec,
+        /// Start, ms (default 0).
+        #[serde(default)]
+        start: f64,
+        /// Stop, ms (default: end of run).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop: Option<f64>,
+        /// Stimulated neurons (default all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        neurons: Option<Vec<u32>>,
+    },
+    /// Gaussian noise `mean + std · z`, z ~ N(0, 1) drawn per neuron and batch copy at the
+    /// start of every `interval` from `start` and held in between (see
+    /// [`Noise`](crate::Noise)).
+    Noise {
+        /// Target population.
+        target: String,
+        /// Mean, nA (a value).
+        mean: ValueSpec,
+        /// Standard deviation, nA (a value, ≥ 0).
+        std: ValueSpec,
+        /// Time between draws, ms: a whole multiple of `step_time` (default: `step_time`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval: Option<f64>,
+        /// Start, ms (default 0).
+        #[serde(default)]
+        start: f64,
+        /// Stop, ms (default: end of run).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stop: Option<f64>,
+        /// Stimulated neurons (default all).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        neurons: Option<Vec<u32>>,
+    },
+}
+
+fn zero_value() -> ValueSpec {
+    ValueSpec::Scalar(0.0)
+}
+fn is_zero_value(v: &ValueSpec) -> bool {
+    *v == ValueSpec::Scalar(0.0)
 }
 
 /// `[[record]]`.
@@ -450,16 +667,18 @@ pub struct RecordSpec {
     /// Observed projection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub projection: Option<String>,
-    /// Record spikes (populations; default true).
+    /// Record spikes (populations; default true). Projection records ignore it: a
+    /// projection has no spikes of its own.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub spikes: bool,
     /// Traced variables.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub variables: Vec<String>,
-    /// Traced neurons (default all).
+    /// Traced neurons (default all): population neurons, or the post neurons of a
+    /// projection's `current`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neurons: Option<Vec<u32>>,
-    /// Traced synapses (projections).
+    /// Traced synapses of a projection's `weight`, canonical indices (default all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub synapses: Option<Vec<u64>>,
     /// Sampling interval, steps (default 1).
@@ -496,7 +715,86 @@ impl ParseError {
     }
 }
 
+/// A scenario file format. `ember` picks it from the file's extension (SCENARIO.md: `.toml`,
+/// `.json`, `.ron`); every format reads and writes the same serde types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// TOML, the primary format (`.toml`).
+    Toml,
+    /// JSON (`.json`): the same tables as objects, arrays of tables as arrays.
+    Json,
+    /// RON, Rusty Object Notation (`.ron`): structs as `( … )`, the free-form tables
+    /// (`params`, `synapse`, `connectivity`, distributions, `plasticity`) as maps
+    /// `{ "key": … }`, fixed pairs (`uniform`, `reward`, `pairs`) as tuples `( , )`.
+    /// Optional fields are written bare (the `implicit_some` extension is always on).
+    Ron,
+}
+
+impl Format {
+    /// Every format, TOML first.
+    pub const ALL: [Format; 3] = [Format::Toml, Format::Json, Format::Ron];
+
+    /// The format of a file extension (`"toml"`, `"json"`, `"ron"`, any letter case).
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        Format::ALL
+            .into_iter()
+            .find(|f| f.extension().eq_ignore_ascii_case(ext))
+    }
+
+    /// The format of a file, by its extension.
+    pub fn from_path(path: &std::path::Path) -> Option<Format> {
+        path.extension()
+            .and_then(|e| e.to_str())
+            .and_then(Format::from_extension)
+    }
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Toml => "toml",
+            Format::Json => "json",
+            Format::Ron => "ron",
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Toml => "TOML",
+            Format::Json => "JSON",
+            Format::Ron => "RON",
+        })
+    }
+}
+
+/// A scenario that could not be written in a format (e.g. TOML cannot hold a value the
+/// types allow; JSON writes NaN and infinities as `null`, which then does not parse back).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("cannot write the scenario as {format}: {message}")]
+pub struct SerializeError {
+    /// The format being written.
+    pub format: Format,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// The RON options used for reading and writing: `implicit_some`, so optional fields are
+/// written as plain values (`stop: 10.0`; `Some(10.0)` is accepted too).
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
 impl Scenario {
+    /// Parses a scenario in `format`.
+    pub fn from_str_with_format(text: &str, format: Format) -> Result<Scenario, ParseError> {
+        match format {
+            Format::Toml => Scenario::from_toml(text),
+            Format::Json => Scenario::from_json(text),
+            Format::Ron => Scenario::from_ron(text),
+        }
+    }
+
     /// Parses a TOML scenario.
     pub fn from_toml(text: &str) -> Result<Scenario, ParseError> {
         let de = toml::Deserializer::parse(text).map_err(|e| toml_error(text, "", &e))?;
@@ -506,9 +804,63 @@ impl Scenario {
         })
     }
 
+    /// Parses a JSON scenario: the TOML document as a JSON object (`"population"` is an
+    /// array of objects, values take the same forms). Errors carry the field path, line and
+    /// column.
+    pub fn from_json(text: &str) -> Result<Scenario, ParseError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let sc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = clean_path(&e.path().to_string());
+            json_error(&path, e.inner())
+        })?;
+        de.end().map_err(|e| json_error("", &e))?;
+        Ok(sc)
+    }
+
+    /// Parses a RON scenario (see [`Format::Ron`] for how the tables are written). Errors
+    /// carry the field path, line and column.
+    pub fn from_ron(text: &str) -> Result<Scenario, ParseError> {
+        let mut de = ron::Deserializer::from_str_with_options(text, &ron_options())
+            .map_err(|e| ron_error(text, "", &e))?;
+        let sc = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = clean_path(&e.path().to_string());
+            ron_error(text, &path, &de.span_error(e.into_inner()))
+        })?;
+        de.end()
+            .map_err(|e| ron_error(text, "", &de.span_error(e)))?;
+        Ok(sc)
+    }
+
     /// Serialises to TOML.
     pub fn to_toml(&self) -> Result<String, toml::ser::Error> {
         toml::to_string(self)
+    }
+
+    /// Serialises to pretty-printed JSON (two-space indent, fields in declaration order,
+    /// ending in a newline).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string_pretty(self).map(|s| s + "\n")
+    }
+
+    /// Serialises to pretty-printed RON, starting with `#![enable(implicit_some)]` so other
+    /// RON readers accept the bare optional fields too.
+    pub fn to_ron(&self) -> Result<String, ron::Error> {
+        let pretty = ron::ser::PrettyConfig::new()
+            .indentor("    ")
+            .depth_limit(4)
+            .extensions(ron::extensions::Extensions::IMPLICIT_SOME);
+        ron::ser::to_string_pretty(self, pretty).map(|s| s + "\n")
+    }
+
+    /// Serialises to `format` ([`to_toml`](Self::to_toml), [`to_json`](Self::to_json) or
+    /// [`to_ron`](Self::to_ron)).
+    pub fn to_string_with_format(&self, format: Format) -> Result<String, SerializeError> {
+        let err = |message: String| SerializeError { format, message };
+        match format {
+            Format::Toml => self.to_toml().map_err(|e| err(e.to_string())),
+            Format::Json => self.to_json().map_err(|e| err(e.to_string())),
+            Format::Ron => self.to_ron().map_err(|e| err(e.to_string())),
+        }
     }
 
     /// The simulation settings, checked, with `threads` compute threads.
@@ -547,10 +899,11 @@ impl Scenario {
 
 /// serde_path_to_error writes `population[1].params.?` style segments; keep them readable.
 fn clean_path(p: &str) -> String {
-    if p == "." {
+    let p = p.replace(".?", "");
+    if p == "." || p == "?" {
         String::new()
     } else {
-        p.replace(".?", "")
+        p
     }
 }
 
@@ -569,6 +922,96 @@ fn toml_error(text: &str, path: &str, e: &toml::de::Error) -> ParseError {
         line,
         column,
         message: e.message().trim().to_owned(),
+    }
+}
+
+/// A serde_json error: its message without the ` at line L column C` suffix, which goes to
+/// the line and column fields instead.
+fn json_error(path: &str, e: &serde_json::Error) -> ParseError {
+    let full = e.to_string();
+    let (line, column) = if e.line() > 0 {
+        (Some(e.line()), Some(e.column()))
+    } else {
+        (None, None)
+    };
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    ParseError {
+        path: path.to_owned(),
+        line,
+        column,
+        message: full
+            .strip_suffix(&suffix)
+            .unwrap_or(&full)
+            .trim()
+            .to_owned(),
+    }
+}
+
+/// A RON error with its position: the start of the offending token (RON's span may start
+/// at the whitespace before it).
+fn ron_error(text: &str, path: &str, e: &ron::error::SpannedError) -> ParseError {
+    let (line, col) = (e.span.start.line, e.span.start.col);
+    // Byte offset of (line, col), both 1-based, col counted in chars.
+    let offset = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum::<usize>();
+    let offset = text[offset.min(text.len())..]
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map(|(i, _)| offset + i);
+    let token = offset.and_then(|o| {
+        text[o..]
+            .char_indices()
+            .find(|(_, c)| !c.is_whitespace())
+            .map(|(i, _)| o + i)
+    });
+    let (line, column) = match token {
+        Some(at) => {
+            let before = &text[..at];
+            (
+                before.matches('\n').count() + 1,
+                before.chars().rev().take_while(|&c| c != '\n').count() + 1,
+            )
+        }
+        None => (line, col),
+    };
+    ParseError {
+        path: path.to_owned(),
+        line: Some(line),
+        column: Some(column),
+        message: ron_message(&e.code),
+    }
+}
+
+/// RON's message, in serde's words for the errors the other formats report through serde
+/// (unknown and missing fields, unknown variants, wrong types), so a mistake reads the same
+/// in every format.
+fn ron_message(code: &ron::Error) -> String {
+    fn one_of(expected: &[&str]) -> String {
+        match expected {
+            [] => "there are none".to_owned(),
+            [one] => format!("expected `{one}`"),
+            many => {
+                let names: Vec<String> = many.iter().map(|n| format!("`{n}`")).collect();
+                format!("expected one of {}", names.join(", "))
+            }
+        }
+    }
+    match code {
+        ron::Error::NoSuchStructField {
+            expected, found, ..
+        } => format!("unknown field `{found}`, {}", one_of(expected)),
+        ron::Error::NoSuchEnumVariant {
+            expected, found, ..
+        } => format!("unknown variant `{found}`, {}", one_of(expected)),
+        ron::Error::MissingStructField { field, .. } => format!("missing field `{field}`"),
+        ron::Error::DuplicateStructField { field, .. } => format!("duplicate field `{field}`"),
+        ron::Error::InvalidValueForType { expected, found } => {
+            format!("invalid type: {found}, expected {expected}")
+        }
+        other => other.to_string().trim().to_owned(),
     }
 }
 
@@ -605,6 +1048,14 @@ pub struct ScenarioHandles {
     pub spike_recorders: Vec<(usize, bevy_ecs::entity::Entity)>,
     /// Trace recorders: (population index, recorder entity), in `[[record]]` order.
     pub trace_recorders: Vec<(usize, bevy_ecs::entity::Entity)>,
+    /// Projection trace recorders ([`ProjectionTraceRecorder`]):
+    /// (projection index, recorder entity), in `[[record]]` order.
+    pub projection_trace_recorders: Vec<(usize, bevy_ecs::entity::Entity)>,
+}
+
+/// Samples a recorder with interval `every` takes in a run of `steps` steps (steps 0, n, 2n, …).
+fn samples(steps: u64, every: u64) -> usize {
+    usize::try_from(steps.div_ceil(every.max(1))).unwrap_or(usize::MAX)
 }
 
 fn unknown(what: &'static str, name: &str, expected: Vec<&str>) -> BuildErrorKind {
@@ -644,8 +1095,10 @@ impl Simulation {
             ..Default::default()
         };
         for (i, p) in sc.populations.iter().enumerate() {
-            h.populations
-                .push((p.name.clone(), self.build_population(i, p)?));
+            let schedule = self.scenario_spike_schedule(i, p)?;
+            let id = self.build_population(i, p)?;
+            self.attach_spike_schedule(i, p, id, schedule)?;
+            h.populations.push((p.name.clone(), id));
         }
         let names: Vec<&str> = sc.populations.iter().map(|p| p.name.as_str()).collect();
         let lookup = |path: String, name: &str| -> Result<(usize, PopulationId), BuildError> {
@@ -718,18 +1171,99 @@ impl Simulation {
                         .map_err(|e| BuildError::new(format!("{path}.amplitude"), e))?;
                     self.add_current_at(&path, id, amp, *start, *stop, neurons.clone())?;
                 }
+                StimulusSpec::Sine {
+                    target,
+                    amplitude,
+                    frequency,
+                    phase,
+                    offset,
+                    start,
+                    stop,
+                    neurons,
+                } => {
+                    let (k, id) = lookup(format!("{path}.target"), target)?;
+                    let n = neurons
+                        .as_ref()
+                        .map_or(sc.populations[k].size as usize, Vec::len);
+                    let sine = crate::Sine {
+                        amplitude: self.stimulus_value(i, "amplitude", amplitude, n)?,
+                        frequency: *frequency,
+                        phase: *phase,
+                        offset: self.stimulus_value(i, "offset", offset, n)?,
+                        start: *start,
+                        stop: *stop,
+                        neurons: neurons.clone(),
+                    };
+                    self.add_sine_at(&path, id, sine)?;
+                }
+                StimulusSpec::Noise {
+                    target,
+                    mean,
+                    std,
+                    interval,
+                    start,
+                    stop,
+                    neurons,
+                } => {
+                    let (k, id) = lookup(format!("{path}.target"), target)?;
+                    let n = neurons
+                        .as_ref()
+                        .map_or(sc.populations[k].size as usize, Vec::len);
+                    let noise = crate::Noise {
+                        mean: self.stimulus_value(i, "mean", mean, n)?,
+                        std: self.stimulus_value(i, "std", std, n)?,
+                        interval: *interval,
+                        start: *start,
+                        stop: *stop,
+                        neurons: neurons.clone(),
+                    };
+                    self.add_noise_at(&path, id, noise)?;
+                }
             }
         }
+        let batch = sc.simulation.batch_size as usize;
         let mut spiking = vec![false; sc.populations.len()];
         for (i, r) in sc.records.iter().enumerate() {
             let path = format!("record[{i}]");
             let target = match (&r.population, &r.projection) {
                 (Some(p), None) => p,
-                (None, Some(_)) => {
-                    return Err(BuildError::new(
-                        format!("{path}.projection"),
-                        BuildErrorKind::Unsupported("recording projections".to_owned()),
-                    ));
+                (None, Some(name)) => {
+                    let Some(k) = h.projections.iter().position(|(n, _)| n == name) else {
+                        return Err(BuildError::new(
+                            format!("{path}.projection"),
+                            unknown(
+                                "projection",
+                                name,
+                                h.projections.iter().map(|(n, _)| n.as_str()).collect(),
+                            ),
+                        ));
+                    };
+                    let mut vars = Vec::with_capacity(r.variables.len());
+                    for (j, v) in r.variables.iter().enumerate() {
+                        vars.push(ProjectionVariable::from_name(v).ok_or_else(|| {
+                            BuildError::new(
+                                format!("{path}.variables[{j}]"),
+                                unknown(
+                                    "projection variable",
+                                    v,
+                                    ProjectionVariable::NAMES.to_vec(),
+                                ),
+                            )
+                        })?);
+                    }
+                    let e = self.record_projection_at(
+                        &path,
+                        h.projections[k].1,
+                        vars,
+                        r.neurons.clone(),
+                        r.synapses.clone(),
+                        r.every,
+                    )?;
+                    if let Some(mut rec) = self.world_mut().get_mut::<ProjectionTraceRecorder>(e) {
+                        rec.reserve_samples(samples(steps, r.every));
+                    }
+                    h.projection_trace_recorders.push((k, e));
+                    continue;
                 }
                 _ => {
                     return Err(BuildError::invalid(
@@ -796,6 +1330,9 @@ impl Simulation {
             }
             if !vars.is_empty() {
                 let e = self.record_trace_at(&path, id, vars, r.neurons.clone(), r.every)?;
+                if let Some(mut rec) = self.world_mut().get_mut::<TraceRecorder>(e) {
+                    rec.reserve_samples(samples(steps, r.every), batch);
+                }
                 h.trace_recorders.push((k, e));
             } else if r.every == 0 {
                 return Err(BuildError::invalid(
@@ -806,6 +1343,85 @@ impl Simulation {
         }
         h.spike_recorders.sort_by_key(|(k, _)| *k);
         Ok(h)
+    }
+
+    /// Realises a stimulus value for its `n` stimulated neurons (random forms draw from the
+    /// streams `stimulus[i].<field>`).
+    fn stimulus_value(
+        &self,
+        i: usize,
+        field: &str,
+        spec: &ValueSpec,
+        n: usize,
+    ) -> Result<crate::Param, BuildError> {
+        spec.realize(n, self.config().seed, &format!("stimulus[{i}].{field}"))
+            .map_err(|e| BuildError::new(format!("stimulus[{i}].{field}"), e))
+    }
+
+    /// The spike schedule of `params.spikes` of population `i`, checked (whole neuron indices
+    /// below the size, finite times ≥ 0 ms), if the population has one.
+    fn scenario_spike_schedule(
+        &self,
+        i: usize,
+        p: &PopulationSpec,
+    ) -> Result<Option<SpikeSchedule>, BuildError> {
+        let Some(pairs) = &p.spikes else {
+            return Ok(None);
+        };
+        let path = format!("population[{i}].params.{SPIKES_PARAM}");
+        let mut list = Vec::with_capacity(pairs.len());
+        for (j, &[neuron, time]) in pairs.iter().enumerate() {
+            if !(neuron.fract() == 0.0 && neuron >= 0.0 && neuron < f64::from(p.size)) {
+                return Err(BuildError::invalid(
+                    format!("{path}[{j}]"),
+                    format!(
+                        "expected [neuron, time_ms] with a whole neuron index < {} (the \
+                         population size), got neuron {neuron}",
+                        p.size
+                    ),
+                ));
+            }
+            list.push((neuron as u32, time));
+        }
+        SpikeSchedule::new(&list, p.size, self.config().step_time)
+            .map(Some)
+            .map_err(|e| BuildError::invalid(format!("{path}[{}]", e.index), e.message))
+    }
+
+    /// Gives a built population its scenario spike list. A model takes one if it keeps a
+    /// [`SpikeSchedule`] (`spike_source`): then `spikes` is required; other models reject it.
+    fn attach_spike_schedule(
+        &mut self,
+        i: usize,
+        p: &PopulationSpec,
+        id: PopulationId,
+        schedule: Option<SpikeSchedule>,
+    ) -> Result<(), BuildError> {
+        let path = format!("population[{i}].params.{SPIKES_PARAM}");
+        let takes_spikes = self.world().entity(id.0).contains::<SpikeSchedule>();
+        match (schedule, takes_spikes) {
+            (Some(s), true) => {
+                self.world_mut().entity_mut(id.0).insert(s);
+                Ok(())
+            }
+            (Some(_), false) => Err(BuildError::invalid(
+                path,
+                format!(
+                    "model `{}` takes no spike list; `{SPIKES_PARAM}` is a parameter of spike \
+                     sources (`spike_source`)",
+                    p.model
+                ),
+            )),
+            (None, true) => Err(BuildError::new(
+                path,
+                BuildErrorKind::Missing(format!(
+                    "required parameter `{SPIKES_PARAM}` of model `{}` (a list of \
+                     [neuron, time_ms] pairs)",
+                    p.model
+                )),
+            )),
+            (None, false) => Ok(()),
+        }
     }
 
     fn build_population(

@@ -33,10 +33,13 @@ use crate::projection::{
     Projection, ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights,
 };
 use crate::record::{
-    SpikeEvent, SpikeRecorder, TraceRecorder, TraceVariable, record_spikes, record_traces,
+    ProjectionTraceRecorder, ProjectionVariable, SpikeEvent, SpikeRecorder, TraceRecorder,
+    TraceVariable, record_projection_traces, record_spikes, record_traces,
 };
 use crate::registry::ModelRegistry;
-use crate::stimulus::{CurrentStimulus, apply_current_stimuli};
+use crate::stimulus::{
+    CurrentStimulus, Noise, NoiseStimulus, Sine, SineStimulus, apply_current_stimuli,
+};
 use crate::value::{Param, ValueSpec};
 
 /// Global settings of a simulation.
@@ -218,7 +221,15 @@ impl Simulation {
             .add(Phase::Start, clear_inputs)
             .add(Phase::Stimuli, apply_current_stimuli)
             .add(Phase::Aggregate, aggregate_projection_currents)
-            .add(Phase::Record, (record_spikes, record_traces, count_spikes))
+            .add(
+                Phase::Record,
+                (
+                    record_spikes,
+                    record_traces,
+                    record_projection_traces,
+                    count_spikes,
+                ),
+            )
             .add(Phase::End, tick_clock);
         Ok(sim)
     }
@@ -741,6 +752,244 @@ impl Simulation {
         Ok(self.world.spawn(stim).id())
     }
 
+    /// Injects a sinusoidal current into `target`:
+    /// `I_j(t) = offset_j + amplitude_j · sin(2π · frequency · t / 1000 + phase)` nA, with
+    /// the frequency in Hz and t = k·Δt ms the start of step k, while `start ≤ t < stop`
+    /// (see [`Sine`]). Returns the stimulus entity.
+    pub fn add_sine(&mut self, target: PopulationId, sine: Sine) -> Result<Entity, BuildError> {
+        let path = format!("stimulus on \"{}\"", self.name_of(target.0));
+        self.add_sine_at(&path, target, sine)
+    }
+
+    pub(crate) fn add_sine_at(
+        &mut self,
+        path: &str,
+        target: PopulationId,
+        sine: Sine,
+    ) -> Result<Entity, BuildError> {
+        let pop = *self.population(target)?;
+        let count = stimulus_selection(path, sine.neurons.as_deref(), pop.size)?;
+        stimulus_values(
+            &format!("{path}.amplitude"),
+            &sine.amplitude,
+            count,
+            "current",
+        )?;
+        stimulus_values(&format!("{path}.offset"), &sine.offset, count, "current")?;
+        if !(sine.frequency.is_finite() && sine.frequency >= 0.0) {
+            return Err(BuildError::invalid(
+                format!("{path}.frequency"),
+                format!("expected a finite frequency ≥ 0 Hz, got {}", sine.frequency),
+            ));
+        }
+        if !sine.phase.is_finite() {
+            return Err(BuildError::invalid(
+                format!("{path}.phase"),
+                format!("expected a finite phase in rad, got {}", sine.phase),
+            ));
+        }
+        let (start_step, stop_step) =
+            stimulus_window(path, sine.start, sine.stop, self.config.step_time)?;
+        let stim = SineStimulus {
+            target: target.0,
+            amplitude: sine.amplitude,
+            offset: sine.offset,
+            frequency: sine.frequency,
+            phase: sine.phase,
+            start_step,
+            stop_step,
+            neurons: sine.neurons,
+            size: pop.size,
+        };
+        Ok(self.world.spawn(stim).id())
+    }
+
+    /// Injects Gaussian noise into `target`: `I_j = mean_j + std_j · z` nA with z ~ N(0, 1)
+    /// drawn anew per neuron and batch copy at the start of every `interval` (default Δt)
+    /// from `start`, held in between (see [`Noise`]). Returns the stimulus entity.
+    ///
+    /// The draws come from the stream family `"<target>.stimulus.noise<m>"`, m being the
+    /// number of noise stimuli added to `target` before this one, indexed by draw, batch copy
+    /// and neuron; scenario files use the same keys, so they depend only on the seed, the
+    /// target and the order of its noise stimuli.
+    pub fn add_noise(&mut self, target: PopulationId, noise: Noise) -> Result<Entity, BuildError> {
+        let path = format!("stimulus on \"{}\"", self.name_of(target.0));
+        self.add_noise_at(&path, target, noise)
+    }
+
+    pub(crate) fn add_noise_at(
+        &mut self,
+        path: &str,
+        target: PopulationId,
+        noise: Noise,
+    ) -> Result<Entity, BuildError> {
+        let pop = *self.population(target)?;
+        let count = stimulus_selection(path, noise.neurons.as_deref(), pop.size)?;
+        stimulus_values(&format!("{path}.mean"), &noise.mean, count, "current")?;
+        stimulus_values(
+            &format!("{path}.std"),
+            &noise.std,
+            count,
+            "standard deviation",
+        )?;
+        if let Some(bad) = noise.std.values().iter().find(|s| **s < 0.0) {
+            return Err(BuildError::invalid(
+                format!("{path}.std"),
+                format!("expected a standard deviation ≥ 0 nA, got {bad}"),
+            ));
+        }
+        let dt = self.config.step_time;
+        let interval_steps = match noise.interval {
+            None => 1,
+            Some(ms) => steps_in(ms, dt).filter(|&n| n >= 1).ok_or_else(|| {
+                BuildError::invalid(
+                    format!("{path}.interval"),
+                    format!(
+                        "expected an interval > 0 ms that is a whole multiple of step_time = \
+                         {dt} ms, got {ms}"
+                    ),
+                )
+            })?,
+        };
+        let (start_step, stop_step) = stimulus_window(path, noise.start, noise.stop, dt)?;
+        let ordinal = self
+            .world
+            .query::<&NoiseStimulus>()
+            .iter(&self.world)
+            .filter(|s| s.target == target.0)
+            .count();
+        let name = format!("{}.stimulus.noise{ordinal}", self.name_of(target.0));
+        let stim = NoiseStimulus {
+            target: target.0,
+            mean: noise.mean,
+            std: noise.std,
+            interval_steps,
+            start_step,
+            stop_step,
+            neurons: noise.neurons,
+            size: pop.size,
+            batch: pop.batch,
+            family: crate::rng::StreamFamily::new(self.config.seed, &name),
+            drawn: None,
+            held: vec![0.0; count * pop.batch as usize],
+        };
+        Ok(self.world.spawn(stim).id())
+    }
+
+    /// Records `variables` of projection `proj` every `every` steps: `current` of the post
+    /// neurons `neurons` (default all), `weight` of the synapses `synapses` (canonical
+    /// indices, default all). A selection must come with its variable (`neurons` needs
+    /// `current`, `synapses` needs `weight`). Returns the recorder entity.
+    pub fn record_projection(
+        &mut self,
+        proj: ProjectionId,
+        variables: Vec<ProjectionVariable>,
+        neurons: Option<Vec<u32>>,
+        synapses: Option<Vec<u64>>,
+        every: u64,
+    ) -> Result<Entity, BuildError> {
+        let path = format!("record on \"{}\"", self.name_of(proj.0));
+        self.record_projection_at(&path, proj, variables, neurons, synapses, every)
+    }
+
+    pub(crate) fn record_projection_at(
+        &mut self,
+        path: &str,
+        proj: ProjectionId,
+        mut variables: Vec<ProjectionVariable>,
+        neurons: Option<Vec<u32>>,
+        synapses: Option<Vec<u64>>,
+        every: u64,
+    ) -> Result<Entity, BuildError> {
+        let (shape, synapse_count) = {
+            let e = self.world.get_entity(proj.0).map_err(|_| {
+                BuildError::invalid(path, format!("{:?} is not a projection", proj.0))
+            })?;
+            let shape = *e.get::<Projection>().ok_or_else(|| {
+                BuildError::invalid(path, format!("{:?} is not a projection", proj.0))
+            })?;
+            let count = e
+                .get::<crate::projection::Connectivity>()
+                .map_or(0, |c| c.len());
+            (shape, count as u64)
+        };
+        if every == 0 {
+            return Err(BuildError::invalid(
+                format!("{path}.every"),
+                "expected a sampling interval of at least 1 step, got 0",
+            ));
+        }
+        let mut seen = Vec::with_capacity(variables.len());
+        variables.retain(|v| {
+            let new = !seen.contains(v);
+            seen.push(*v);
+            new
+        });
+        if variables.is_empty() {
+            return Err(BuildError::invalid(
+                format!("{path}.variables"),
+                "expected at least one projection variable (`current`, `weight`)",
+            ));
+        }
+        let has = |v| variables.contains(&v);
+        let neurons = match neurons {
+            Some(_) if !has(ProjectionVariable::Current) => {
+                return Err(BuildError::invalid(
+                    format!("{path}.neurons"),
+                    "`neurons` selects post neurons for `current`, which this record does not \
+                     trace (select synapses of `weight` with `synapses`)",
+                ));
+            }
+            Some(ns) => {
+                check_indices(&format!("{path}.neurons"), &ns, shape.post_size)?;
+                ns
+            }
+            None if has(ProjectionVariable::Current) => (0..shape.post_size).collect(),
+            None => Vec::new(),
+        };
+        let synapses = match synapses {
+            Some(_) if !has(ProjectionVariable::Weight) => {
+                return Err(BuildError::invalid(
+                    format!("{path}.synapses"),
+                    "`synapses` selects synapses for `weight`, which this record does not trace",
+                ));
+            }
+            Some(ss) => {
+                if let Some(bad) = ss.iter().find(|&&i| i >= synapse_count) {
+                    return Err(BuildError::invalid(
+                        format!("{path}.synapses"),
+                        format!(
+                            "expected synapse indices < {synapse_count} (the projection's \
+                             synapse count), got {bad}"
+                        ),
+                    ));
+                }
+                ss
+            }
+            None if has(ProjectionVariable::Weight) => (0..synapse_count).collect(),
+            None => Vec::new(),
+        };
+        Ok(self
+            .world
+            .spawn(ProjectionTraceRecorder {
+                target: proj.0,
+                post_size: shape.post_size,
+                batch: shape.batch,
+                variables,
+                neurons,
+                synapses,
+                every,
+                steps: Vec::new(),
+                values: Vec::new(),
+            })
+            .id())
+    }
+
+    /// A projection trace recorder.
+    pub fn projection_trace(&self, recorder: Entity) -> Option<&ProjectionTraceRecorder> {
+        self.world.get::<ProjectionTraceRecorder>(recorder)
+    }
+
     /// Records the spikes of `target`; returns the recorder entity.
     pub fn record_spikes(&mut self, target: PopulationId) -> Result<Entity, BuildError> {
         let pop = *self.population(target)?;
@@ -1040,6 +1289,63 @@ fn check_indices(path: &str, ns: &[u32], size: u32) -> Result<(), BuildError> {
         ));
     }
     Ok(())
+}
+
+/// Checks a stimulus's `neurons` against the target size; returns the stimulated count.
+fn stimulus_selection(path: &str, neurons: Option<&[u32]>, size: u32) -> Result<usize, BuildError> {
+    match neurons {
+        Some(ns) => {
+            check_indices(&format!("{path}.neurons"), ns, size)?;
+            Ok(ns.len())
+        }
+        None => Ok(size as usize),
+    }
+}
+
+/// Checks a stimulus value: finite, and one value or one per stimulated neuron.
+fn stimulus_values(path: &str, p: &Param, count: usize, what: &str) -> Result<(), BuildError> {
+    if let Some(l) = p.len()
+        && l != count
+    {
+        return Err(BuildError::invalid(
+            path,
+            format!("expected {count} values (one per stimulated neuron), got {l}"),
+        ));
+    }
+    if let Some(a) = p.values().iter().find(|a| !a.is_finite()) {
+        return Err(BuildError::invalid(
+            path,
+            format!("expected a finite {what}, got {a}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `0 ≤ start ≤ stop` (ms) and returns the first step on and the first step off.
+fn stimulus_window(
+    path: &str,
+    start: f64,
+    stop: Option<f64>,
+    dt: f64,
+) -> Result<(u64, u64), BuildError> {
+    if !(start.is_finite() && start >= 0.0) {
+        return Err(BuildError::invalid(
+            format!("{path}.start"),
+            format!("expected a time ≥ 0 ms, got {start}"),
+        ));
+    }
+    if let Some(stop) = stop
+        && !(stop.is_finite() && stop >= start)
+    {
+        return Err(BuildError::invalid(
+            format!("{path}.stop"),
+            format!("expected a time ≥ start ({start} ms), got {stop}"),
+        ));
+    }
+    Ok((
+        first_step_at_or_after(start, dt),
+        stop.map_or(u64::MAX, |s| first_step_at_or_after(s, dt)),
+    ))
 }
 
 /// Expands an initial-value parameter to `size × batch` elements (per-neuron values repeat

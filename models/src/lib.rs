@@ -17,6 +17,7 @@
 //! | `adex` | [`Adex`] | exponential membrane with K-term current adaptation (Euler; Brette–Gerstner AdEx) |
 //! | `exact` | [`Exact`] | spikes whenever its input is positive |
 //! | `poisson` | [`Poisson`] | generator: independent Poisson trains |
+//! | `spike_source` | [`SpikeSource`] | generator: exactly the given `[neuron, time_ms]` spikes |
 //! | [`Equation::NAME`] (yours; not in `register_all`) | [`EquationNeuron`] | your ODE `dx/dt = f(x, I)`, Euler/Heun/RK4, threshold and reset rules |
 //! | `delta_current` | [`DeltaCurrent`] | synapse: `I = s·Q/Δt` |
 //! | `single_exponential_current` | [`SingleExponentialCurrent`] | synapse: `I ← I·e^{−Δt/τ} + s·Q/τ` |
@@ -44,6 +45,7 @@ pub mod neurons;
 pub mod synapses;
 
 pub use generators::poisson::Poisson;
+pub use generators::spike_source::SpikeSource;
 pub use neurons::adaptive_threshold::{Alif, Glif2};
 pub use neurons::adex::Adex;
 pub use neurons::eif::Eif;
@@ -71,6 +73,7 @@ pub fn register_all(sim: &mut Simulation) {
         .register_neuron_model::<Eif>()
         .register_neuron_model::<Adex>()
         .register_neuron_model::<Poisson>()
+        .register_neuron_model::<SpikeSource>()
         .register_synapse_model::<DeltaCurrent>()
         .register_synapse_model::<SingleExponentialCurrent>()
         .register_synapse_model::<DoubleExponentialCurrent>()
