@@ -29,6 +29,7 @@ pub mod delay;
 pub mod error;
 pub mod model;
 pub mod phase;
+pub mod plasticity;
 pub mod population;
 pub mod projection;
 pub mod record;

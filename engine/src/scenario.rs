@@ -526,7 +526,8 @@ pub struct SynapseSpec {
 
 pub use crate::delay::DelayMode;
 
-/// `plasticity = { rule = …, … }` (rules arrive in a later version).
+/// `plasticity = { rule = …, … }`: a learning rule (see [`crate::plasticity`] for the
+/// rules, their fields and [`crate::plasticity::rule_from_spec`] for validation).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlasticitySpec {
     /// Rule name.
@@ -1082,13 +1083,9 @@ impl Simulation {
                 "differs from the simulation's batch size",
             ));
         }
-        if let Some(reward) = &sc.simulation.reward
-            && let Some(bad) = reward.iter().flatten().find(|v| !v.is_finite())
-        {
-            return Err(BuildError::invalid(
-                "simulation.reward",
-                format!("expected finite [time_ms, value] pairs, got {bad}"),
-            ));
+        if let Some(reward) = &sc.simulation.reward {
+            let schedule = crate::plasticity::reward_schedule(reward, sc.simulation.step_time)?;
+            self.set_reward_schedule(schedule);
         }
         let mut h = ScenarioHandles {
             steps,
@@ -1124,12 +1121,13 @@ impl Simulation {
                 (sc.populations[pre_k].size, sc.populations[post_k].size),
                 pre == post,
             )?;
-            if let Some(pl) = &p.plasticity {
-                return Err(BuildError::new(
-                    format!("{path}.plasticity"),
-                    BuildErrorKind::Unsupported(format!("plasticity (rule `{}`)", pl.rule)),
-                ));
-            }
+            let learning = match &p.plasticity {
+                Some(pl) => Some(crate::plasticity::rule_from_spec(
+                    pl,
+                    &format!("{path}.plasticity"),
+                )?),
+                None => None,
+            };
             let builder = self.registry.synapse(&p.synapse.model).ok_or_else(|| {
                 BuildError::new(
                     format!("{path}.synapse.model"),
@@ -1149,6 +1147,9 @@ impl Simulation {
                 },
             )?;
             self.set_delays_at(&path, id, &p.delay, p.delay_mode, p.max_delay)?;
+            if let Some(rule) = learning {
+                self.add_plasticity_at(&format!("{path}.plasticity"), id, rule)?;
+            }
             projections.push((name, id));
         }
         h.projections = projections;

@@ -1206,6 +1206,8 @@ impl Simulation {
         for (e, hook) in hooks {
             (hook.0)(&mut self.world.entity_mut(e), keep_adaptations);
         }
+        // Learning traces restart (weights, the learned state, are kept).
+        self.reset_plasticity();
     }
 
     /// Builds the step schedule, reporting conflicts between systems that have no order.
