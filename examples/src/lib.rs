@@ -9,6 +9,7 @@
 //! | `custom_model` | [`custom_model`] | a new neuron model (resonate-and-fire) defined outside Ember's crates — parameter component, kernel, system, registration — driven by built-in `lif` neurons, from Rust and from a scenario file |
 //! | `custom_system` | [`homeostasis`] | a user component and two user systems placed in the step phases: a homeostatic controller that drives every neuron to a target rate |
 //! | `heterogeneous` | [`heterogeneous`] | per-neuron parameters (`Param::PerElement`, `ValueSpec::realize`), two neuron models, `one_to_one`/`all_to_all` delta-current projections, the one-step delivery rule |
+//! | `stdp_receptive_field` | [`stdp_receptive_field`] | pair STDP with hard bounds on an all-to-all projection: a repeated input pattern takes over an output neuron's weights (Song, Miller & Abbott 2000); train and eval modes; a spike source playing back seeded Poisson trains |
 //!
 //! Run one with
 //!
@@ -56,3 +57,4 @@
 pub mod custom_model;
 pub mod heterogeneous;
 pub mod homeostasis;
+pub mod stdp_receptive_field;
