@@ -14,7 +14,8 @@
 //! |---|---|---|---|
 //! | `rate` | Hz | firing rate | `≥ 0`, finite |
 //!
-//! The voltage of a generator is always 0 and it is never refractory.
+//! The voltage of a generator is always 0 and it is never refractory. Changing the `rate`
+//! of the [`Poisson`] component during a run takes effect from the next step.
 
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
@@ -46,6 +47,23 @@ pub struct PoissonKernel {
     /// per-neuron probabilities (in `probability`) or p = 1.
     ln_q: Option<f64>,
     probability: Vec<f64>,
+}
+
+impl PoissonKernel {
+    /// Recomputes the per-step probabilities `p = min(rate · Δt / 1000, 1)` from `rate`
+    /// (Hz) for `n` neurons and a step of `dt` ms. Reuses the probability array, so a
+    /// rate change during a run allocates nothing once the array has its size.
+    pub fn set_rates(&mut self, rate: &Param, n: usize, dt: f32) {
+        let p = |rate: f32| (f64::from(rate) * f64::from(dt) / 1000.0).min(1.0);
+        self.probability.clear();
+        match rate.as_scalar() {
+            Some(r) if p(r) < 1.0 => self.ln_q = Some((1.0 - p(r)).ln()),
+            _ => {
+                self.ln_q = None;
+                self.probability.extend((0..n).map(|i| p(rate.at(i))));
+            }
+        }
+    }
 }
 
 /// Appends to `out` the neurons of one batch copy that spike in `step` (sorted).
@@ -83,12 +101,20 @@ pub fn poisson_step(
     }
 }
 
-/// The Poisson system ([`Phase::Integrate`]).
-pub fn poisson_system(clock: Res<Clock>, mut q: Query<(&Population, &PoissonKernel, &mut Spikes)>) {
-    for (pop, k, mut spikes) in &mut q {
+/// The Poisson system ([`Phase::Integrate`]). A rate changed during a run (by mutating the
+/// population's [`Poisson`] component, e.g. from a user system or through
+/// `Simulation::world_mut`) takes effect from the next step.
+pub fn poisson_system(
+    clock: Res<Clock>,
+    mut q: Query<(&Population, Ref<Poisson>, &mut PoissonKernel, &mut Spikes)>,
+) {
+    for (pop, rate, mut k, mut spikes) in &mut q {
         let (n, batch) = (pop.size as usize, pop.batch as usize);
+        if rate.is_changed() && !rate.is_added() {
+            k.set_rates(&rate.rate, n, clock.dt());
+        }
         for b in 0..batch {
-            poisson_step(k, n, batch, b, clock.step, spikes.batch_mut(b));
+            poisson_step(&k, n, batch, b, clock.step, spikes.batch_mut(b));
         }
     }
 }
@@ -117,23 +143,14 @@ impl NeuronModel for Poisson {
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
-        let p = |rate: f32| (f64::from(rate) * f64::from(ctx.step_time) / 1000.0).min(1.0);
-        let (ln_q, probability) = match self.rate.as_scalar() {
-            Some(r) if p(r) < 1.0 => (Some((1.0 - p(r)).ln()), Vec::new()),
-            _ => (
-                None,
-                (0..ctx.size as usize).map(|i| p(self.rate.at(i))).collect(),
-            ),
-        };
         let family = StreamFamily::new(ctx.seed, &format!("{}.poisson", ctx.name));
-        entity.insert((
-            self,
-            PoissonKernel {
-                family,
-                ln_q,
-                probability,
-            },
-        ));
+        let mut kernel = PoissonKernel {
+            family,
+            ln_q: None,
+            probability: Vec::new(),
+        };
+        kernel.set_rates(&self.rate, ctx.size as usize, ctx.step_time);
+        entity.insert((self, kernel));
     }
 }
 
