@@ -292,6 +292,27 @@ pub struct CurrentTerm {
     pub increment: f32,
 }
 
+/// Where the fused single-term update gets neuron `i`'s [`CurrentTerm`]: one term shared by
+/// all neurons ([`CurrentTerm`] itself), or one per neuron (e.g. `izhikevich_abcd`'s
+/// per-neuron a, b, d). The kernel is monomorphised for each, as for [`QuadraticSource`].
+pub trait TermSource: Sync {
+    /// The term of neuron `i` (relative to the window's start).
+    fn at(&self, i: usize) -> CurrentTerm;
+    /// The same source restricted to neurons `start..start + len`.
+    fn window(&self, start: usize, len: usize) -> impl TermSource;
+}
+
+impl TermSource for CurrentTerm {
+    #[inline(always)]
+    fn at(&self, _i: usize) -> CurrentTerm {
+        *self
+    }
+    #[inline(always)]
+    fn window(&self, _start: usize, _len: usize) -> impl TermSource {
+        *self
+    }
+}
+
 /// One current-adaptation update of one term (Inferno `adaptive_currents_linear`):
 /// `w + (Δt/τₖ)·(bₖ·(V − V_rest) − w)` unless `held`, then `+ dₖ` if the neuron spiked.
 /// `v` is the voltage after the step (after reset for a spiking neuron).
@@ -310,14 +331,14 @@ pub fn current_update(
 }
 
 /// The adaptation current as the quadratic kernel sees it.
-pub struct CurrentAdaptation<'a> {
+pub struct CurrentAdaptation<'a, T: TermSource = CurrentTerm> {
     /// `Σₖ wₖ` per neuron, subtracted from the input (read when `SUBTRACT`).
     pub current: &'a [f32],
     /// The updated single term per neuron (written when `UPDATE`; K = 1, in which case
     /// `current` is that term's old value).
     pub updated: &'a mut [f32],
-    /// The single term's coefficients (used when `UPDATE`).
-    pub term: CurrentTerm,
+    /// The single term's coefficients, shared or per neuron (used when `UPDATE`).
+    pub term: T,
 }
 
 impl CurrentAdaptation<'_> {
@@ -346,15 +367,15 @@ pub struct QuadraticState<'a> {
 /// the fused single-term current-adaptation update ([`current_update`], held where the
 /// neuron is refractory after the step when `refrac_lock`) when `UPDATE`.
 ///
-/// All slices must have the same length (the adaptation slices only when used). The loop
-/// is branch-free (selects only) so the compiler vectorises it.
+/// All slices must have the same length (the adaptation slices and term source only when
+/// used). The loop is branch-free (selects only) so the compiler vectorises it.
 #[inline]
 pub fn quadratic_step<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bool>(
     c: &S,
     dt: f32,
     refrac_lock: bool,
     input: &[f32],
-    adaptation: CurrentAdaptation<'_>,
+    adaptation: CurrentAdaptation<'_, impl TermSource>,
     state: QuadraticState<'_>,
 ) {
     let QuadraticState {
@@ -375,7 +396,7 @@ pub fn quadratic_step<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
     } else {
         adaptation.updated
     };
-    let term = adaptation.term;
+    let term = adaptation.term.window(0, if UPDATE { n } else { 0 });
     for i in 0..n {
         let k = c.at(i);
         let x = if SUBTRACT {
@@ -387,7 +408,8 @@ pub fn quadratic_step<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
         spiked[i] = u8::from(spike);
         if UPDATE {
             let held = refrac_lock & (refrac[i] > 0.0);
-            updated[i] = current_update(&term, k.rest_v, current[i], voltage[i], held, spike);
+            let t = term.at(i);
+            updated[i] = current_update(&t, k.rest_v, current[i], voltage[i], held, spike);
         }
     }
 }
@@ -432,7 +454,7 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
     dt: f32,
     lock: bool,
     input: &[f32],
-    adaptation: CurrentAdaptation<'_>,
+    adaptation: CurrentAdaptation<'_, impl TermSource>,
     state: QuadraticState<'_>,
     spikes: &mut Vec<u32>,
 ) {
@@ -466,7 +488,11 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
             let adaptation = CurrentAdaptation {
                 current,
                 updated: out,
-                term,
+                term: if UPDATE {
+                    term.window(s, len)
+                } else {
+                    term.window(0, 0)
+                },
             };
             let state = QuadraticState {
                 voltage,
