@@ -2,10 +2,11 @@
 //!
 //! `build`: parse + connect (320 000 synapses) + schedule; `run_1s`: 10 000 steps of the
 //! built network (the simulation loop alone); `whole_1s`: both, as `ember run` does minus
-//! file output.
+//! file output; `plastic_run_1s`: the loop with pair STDP on the excitatory → excitatory
+//! projection ([`ember_benches::build_cuba_plastic`]), to compare with `run_1s`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ember_benches::build_cuba;
+use ember_benches::{build_cuba, build_cuba_plastic};
 
 fn cuba(c: &mut Criterion) {
     let mut g = c.benchmark_group("cuba_4000");
@@ -14,6 +15,13 @@ fn cuba(c: &mut Criterion) {
     g.bench_function("run_1s", |b| {
         b.iter_batched(
             || build_cuba(1),
+            |(mut sim, steps)| sim.run_steps(steps).expect("runs"),
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("plastic_run_1s", |b| {
+        b.iter_batched(
+            || build_cuba_plastic(1),
             |(mut sim, steps)| sim.run_steps(steps).expect("runs"),
             criterion::BatchSize::PerIteration,
         )

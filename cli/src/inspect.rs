@@ -17,7 +17,9 @@ pub fn validate(file: &str, sc: &Scenario) -> Result<(), RunError> {
 }
 
 /// A human-readable description of the network: clock, populations (size, model) and
-/// projections (rule result: synapse count, static memory).
+/// projections (rule result: synapse count, storage layout — `sparse` rows, or the
+/// target-free `dense`, `lateral` and `diagonal` layouts of `all_to_all` and `one_to_one` —
+/// and static memory: targets, per-synapse weights and delays).
 pub fn describe(file: &str, sc: &Scenario) -> Result<String, RunError> {
     let (sim, h) = run::build(file, sc, 1)?;
     let s = &sc.simulation;
@@ -50,11 +52,18 @@ pub fn describe(file: &str, sc: &Scenario) -> Result<String, RunError> {
         let mem = conn.map_or(0, Connectivity::memory_bytes) + weight_bytes + delay_bytes;
         synapses += n;
         bytes += mem;
+        let layout = match conn.map(Connectivity::layout) {
+            Some(ember_engine::projection::Layout::Dense { .. }) => "dense",
+            Some(ember_engine::projection::Layout::Lateral { .. }) => "lateral",
+            Some(ember_engine::projection::Layout::Diagonal { .. }) => "diagonal",
+            _ => "sparse",
+        };
         let _ = writeln!(
             w,
-            "  {name:<16} {:>8} -> {:<8} {n:>12} synapses  {:>10}  synapse {}",
+            "  {name:<16} {:>8} -> {:<8} {n:>12} synapses {:<10} {:>10}  synapse {}",
             spec.pre,
             spec.post,
+            format!("({layout})"),
             human_bytes(mem),
             spec.synapse.model
         );
