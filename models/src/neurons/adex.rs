@@ -166,7 +166,11 @@ pub fn adapt_current(
     evolve: bool,
     spike: bool,
 ) -> f32 {
-    let euler = w + rate * (coupling * (v - rest_v) - w);
+    let euler = crate::neurons::eif::fused(
+        rate,
+        crate::neurons::eif::fused(coupling, v - rest_v, -w),
+        w,
+    );
     let w = if evolve { euler } else { w };
     if spike { w + increment } else { w }
 }
