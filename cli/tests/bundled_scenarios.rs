@@ -289,6 +289,10 @@ fn izhikevich2003_scenario_is_rhythmic_and_snapshot() {
         .sum::<f64>()
         / late.len() as f64;
     assert!(mean > 10.0, "active network: {mean} spikes per 5 ms");
-    assert!(var / mean > 4.0, "synchronous volleys: Fano factor {}", var / mean);
+    assert!(
+        var / mean > 4.0,
+        "synchronous volleys: Fano factor {}",
+        var / mean
+    );
     insta::assert_snapshot!("izhikevich2003_1s", digest(&spikes, 12));
 }
