@@ -906,6 +906,24 @@ pub fn plasticity_system(
     }
 }
 
+/// A prefetch hint for `data[index]` (x86-64: `prefetcht0`; elsewhere nothing). Reads no
+/// memory and cannot fault: an out-of-range index is simply not prefetched.
+#[inline(always)]
+fn prefetch_read(data: &[f32], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = data.get(index) {
+        // SAFETY: `_mm_prefetch` is a hint on a valid address; SSE is baseline on x86-64.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch(
+                std::ptr::from_ref(x).cast::<i8>(),
+                std::arch::x86_64::_MM_HINT_T0,
+            );
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, index);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -939,22 +957,4 @@ mod tests {
             }
         }
     }
-}
-
-/// A prefetch hint for `data[index]` (x86-64: `prefetcht0`; elsewhere nothing). Reads no
-/// memory and cannot fault: an out-of-range index is simply not prefetched.
-#[inline(always)]
-fn prefetch_read(data: &[f32], index: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(x) = data.get(index) {
-        // SAFETY: `_mm_prefetch` is a hint on a valid address; SSE is baseline on x86-64.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                std::ptr::from_ref(x).cast::<i8>(),
-                std::arch::x86_64::_MM_HINT_T0,
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, index);
 }
