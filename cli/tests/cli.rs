@@ -573,3 +573,29 @@ fn inspect_describes_populations_projections_and_synapse_memory() {
     let o = ember(tmp.path(), &["inspect", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// The exact output of `ember validate` and `ember inspect` (stdout, stderr, exit status)
+/// on a good and a bad file, snapshot-tested.
+#[test]
+fn validate_and_inspect_output_snapshots() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::write(tmp.path().join("cuba.toml"), BUNDLED_CUBA).unwrap();
+    fs::copy(data("bad_tc_membrane.toml"), tmp.path().join("bad.toml")).unwrap();
+    let mut all = String::new();
+    for args in [
+        ["validate", "cuba.toml"],
+        ["validate", "bad.toml"],
+        ["inspect", "cuba.toml"],
+        ["inspect", "bad.toml"],
+    ] {
+        let o = ember(tmp.path(), &args);
+        all += &format!(
+            "$ ember {}\nstatus: {:?}\nstdout:\n{}stderr:\n{}\n",
+            args.join(" "),
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+    }
+    insta::assert_snapshot!("validate_and_inspect", all);
+}
