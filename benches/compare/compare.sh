@@ -3,6 +3,10 @@
 #
 #   bash benches/compare/compare.sh [--n N] [--brian2-only] [--no-cargo]
 #   bash benches/compare/compare.sh --model coba [--n N] [--coba-init both|zero|brian|brian-v|kick|all]
+#   bash benches/compare/compare.sh --all [harness.sh options]
+#
+# --all: every workload (CUBA 4000/16000/64000, Izhikevich 2003) in Ember, Brian2 and
+#   NEST, tables written to benches/RESULTS.md: runs harness.sh (see its header).
 #
 # --model coba: Brian2-only COBA reference (coba_brian2.py, coba_runs.py), every
 #   seed in SEEDS (default "12345 1 2 3 4"), ROUNDS timed runs per seed and
@@ -19,6 +23,15 @@
 # Everything generated goes under <repo>/target/ (venv, Brian2 project, outputs).
 # See README.md beside this file.
 set -euo pipefail
+
+HERE0="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+for a in "$@"; do
+    if [ "$a" = --all ]; then
+        rest=()
+        for b in "$@"; do [ "$b" = --all ] || rest+=("$b"); done
+        HARNESS_VIA_COMPARE=1 exec bash "$HERE0/harness.sh" ${rest[@]+"${rest[@]}"}
+    fi
+done
 
 HERE="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
 ROOT="$(cd -- "$HERE/../.." && pwd -P)"
@@ -47,7 +60,7 @@ while [ $# -gt 0 ]; do
         --n=*) N="${1#--n=}"; shift ;;
         --brian2-only) RUN_EMBER=0; RUN_CARGO=0; shift ;;
         --no-cargo) RUN_CARGO=0; shift ;;
-        -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
     esac
 done

@@ -160,8 +160,15 @@ fn print_report(
     let s = &report.summary;
     writeln!(
         out,
-        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s",
-        s.steps, s.step_time, s.duration, s.seed, s.threads, s.wall_seconds
+        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s (build {:.4} s, loop {:.4} s)",
+        s.steps,
+        s.step_time,
+        s.duration,
+        s.seed,
+        s.threads,
+        s.wall_seconds,
+        report.build_seconds,
+        report.loop_seconds
     )?;
     for p in &s.populations {
         writeln!(

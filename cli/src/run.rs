@@ -127,6 +127,11 @@ pub struct RunReport {
     pub summary: Summary,
     /// Files written.
     pub files: Vec<PathBuf>,
+    /// Wall time of building the network (parse excluded), s: the part of
+    /// `summary.wall_seconds` before the first step.
+    pub build_seconds: f64,
+    /// Wall time of running the steps, s: the rest of `summary.wall_seconds`.
+    pub loop_seconds: f64,
 }
 
 /// Loads a scenario file in the format its extension names (`.toml`, `.json`, `.ron`).
@@ -196,9 +201,11 @@ pub fn run_with(
 ) -> Result<RunReport, RunError> {
     let start = Instant::now();
     let (mut sim, h) = build(file, sc, opts.threads)?;
+    let build_seconds = start.elapsed().as_secs_f64();
     let mut bar = Progress::new(h.steps, extras.progress);
     progress::run_in_chunks(&mut sim, h.steps, &mut bar)?;
     let wall_seconds = start.elapsed().as_secs_f64();
+    let loop_seconds = wall_seconds - build_seconds;
 
     let summary = Summary {
         steps: h.steps,
@@ -350,7 +357,12 @@ pub fn run_with(
         )?;
         files.push(path);
     }
-    Ok(RunReport { summary, files })
+    Ok(RunReport {
+        summary,
+        files,
+        build_seconds,
+        loop_seconds,
+    })
 }
 
 fn write_file(
