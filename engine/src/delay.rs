@@ -175,17 +175,29 @@ pub fn schedule_delayed_arrivals(
             continue;
         };
         for b in 0..line.batch.min(pre.batches()) {
-            for &i in pre.batch(b) {
-                let r = conn.row_range(i as usize);
-                for (s, j) in r.zip(conn.row(i as usize).iter()) {
-                    let j = j as usize;
-                    let slot = (line.head + usize::from(delays.get(s))) % line.slots;
-                    let w = match &weights.0 {
-                        Param::Scalar(w) => *w,
-                        Param::PerElement(ws) => ws[s],
-                    };
-                    let k = line.range(slot, b).start + j;
-                    line.data[k] += w;
+            let spiking = pre.batch(b);
+            match delays {
+                // One delay: whole rows go to one slot — the undelayed delivery kernel
+                // (vectorised dense rows, parallel post ranges), with scale 1 so the slot
+                // holds exactly Σ w, in the same order as below.
+                Delays::Uniform(d) => {
+                    let slot = (line.head + usize::from(*d)) % line.slots;
+                    let r = line.range(slot, b);
+                    deliver_spikes(conn, weights, spiking, 1.0, &mut line.data[r]);
+                }
+                _ => {
+                    for &i in spiking {
+                        let r = conn.row_range(i as usize);
+                        for (s, j) in r.zip(conn.row(i as usize).iter()) {
+                            let slot = (line.head + usize::from(delays.get(s))) % line.slots;
+                            let w = match &weights.0 {
+                                Param::Scalar(w) => *w,
+                                Param::PerElement(ws) => ws[s],
+                            };
+                            let k = line.range(slot, b).start + j as usize;
+                            line.data[k] += w;
+                        }
+                    }
                 }
             }
         }

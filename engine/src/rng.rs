@@ -100,6 +100,24 @@ impl RngStream {
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 
+    /// Two independent standard normal draws (Marsaglia's polar method: uniform points
+    /// (u, v) in the square [−1, 1)² until 0 < s = u² + v² < 1 — on average 1.27 tries —
+    /// then `(u, v)·√(−2 ln s / s)`). One logarithm and one square root per pair and no
+    /// trigonometry, several times cheaper than two
+    /// [`standard_normal`](Self::standard_normal) calls.
+    #[inline]
+    pub fn standard_normal_pair(&mut self) -> (f64, f64) {
+        loop {
+            let u = 2.0 * self.next_f64() - 1.0;
+            let v = 2.0 * self.next_f64() - 1.0;
+            let s = u * u + v * v;
+            if s > 0.0 && s < 1.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                return (u * f, v * f);
+            }
+        }
+    }
+
     /// The number of failures before the next success of a Bernoulli(p) sequence, drawn by
     /// inversion: `⌊ln U / ln(1 − p)⌋`. This is what makes `fixed_probability`
     /// connectivity O(synapses) instead of O(pre × post). `ln_q` is `ln(1 − p)`, precomputed
@@ -195,6 +213,33 @@ mod tests {
         let var = sq / n as f64 - mean * mean;
         assert!(mean.abs() < 4.0 / (n as f64).sqrt());
         assert!((var - 1.0).abs() < 0.02);
+    }
+
+    /// The polar pairs: mean 0, variance 1, uncorrelated within a pair, and tails as a
+    /// normal's (P(|z| > 2) ≈ 4.55 %), over 100 000 keyed streams.
+    #[test]
+    fn normal_pair_moments_and_independence() {
+        let family = StreamFamily::new(5, "pairs");
+        let n = 100_000;
+        let (mut sum, mut sq, mut cross, mut tail) = (0.0, 0.0, 0.0, 0usize);
+        for i in 0..n {
+            let (a, b) = family.stream(i).standard_normal_pair();
+            sum += a + b;
+            sq += a * a + b * b;
+            cross += a * b;
+            tail += usize::from(a.abs() > 2.0) + usize::from(b.abs() > 2.0);
+        }
+        let m = 2.0 * n as f64;
+        let mean = sum / m;
+        assert!(mean.abs() < 4.0 / m.sqrt(), "{mean}");
+        assert!((sq / m - mean * mean - 1.0).abs() < 0.02);
+        assert!((cross / n as f64).abs() < 4.0 / (n as f64).sqrt());
+        let p = 0.0455;
+        let expected = p * m;
+        assert!(
+            (tail as f64 - expected).abs() < 4.0 * (m * p * (1.0 - p)).sqrt(),
+            "{tail}"
+        );
     }
 
     #[test]

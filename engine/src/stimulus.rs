@@ -262,10 +262,12 @@ impl SineStimulus {
 /// `start_step ≤ step < stop_step`.
 ///
 /// Draw number d covers steps `start_step + d·interval_steps …` up to the next draw. The
-/// value for neuron j (population index) of batch copy b in draw d is
-/// `mean + std · z` with z the standard normal of stream
-/// `(seed, family name, d·size·batch + b·size + j)`, so it depends on nothing but that
-/// identity: not on the thread count, the other neurons selected or other stimuli.
+/// value for neuron j (population index) of batch copy b in draw d is `mean + std · z`,
+/// where neurons 2i and 2i + 1 share one polar-method pair
+/// ([`RngStream::standard_normal_pair`](crate::rng::RngStream::standard_normal_pair)) of
+/// stream `(seed, family name, d·size·batch + b·size + 2i)`: z is its first value for the
+/// even neuron and its second for the odd one. It depends on nothing but that identity: not
+/// on the thread count, the other neurons selected or other stimuli.
 #[derive(Component, Clone, Debug)]
 pub struct NoiseStimulus {
     /// The target population entity.
@@ -300,27 +302,50 @@ impl NoiseStimulus {
         self.neurons.as_ref().map_or(self.size as usize, Vec::len)
     }
 
-    /// The standard normal z of neuron `j`, batch copy `b` in draw `d`.
+    /// The normal pair of neurons `2i`, `2i + 1` (`even` = 2i), batch copy `b`, draw `d`.
     #[inline]
-    pub fn z(&self, d: u64, b: usize, j: u32) -> f64 {
+    fn pair(&self, d: u64, b: usize, even: u32) -> (f64, f64) {
         let (n, batch) = (u64::from(self.size), u64::from(self.batch));
         let index = d
             .wrapping_mul(n.wrapping_mul(batch))
             .wrapping_add(b as u64 * n)
-            .wrapping_add(u64::from(j));
-        self.family.stream(index).standard_normal()
+            .wrapping_add(u64::from(even));
+        self.family.stream(index).standard_normal_pair()
+    }
+
+    /// The standard normal z of neuron `j`, batch copy `b` in draw `d`.
+    #[inline]
+    pub fn z(&self, d: u64, b: usize, j: u32) -> f64 {
+        let (z0, z1) = self.pair(d, b, j & !1);
+        if j & 1 == 0 { z0 } else { z1 }
     }
 
     /// Fills `held` with draw `d`.
     fn draw(&mut self, d: u64) {
         let m = self.selected();
+        let value =
+            |k: usize, z: f64| (f64::from(self.mean.at(k)) + f64::from(self.std.at(k)) * z) as f32;
         for b in 0..self.batch as usize {
-            for k in 0..m {
-                let j = self.neurons.as_ref().map_or(k as u32, |ns| ns[k]);
-                let z = self.z(d, b, j);
-                self.held[b * m + k] =
-                    (f64::from(self.mean.at(k)) + f64::from(self.std.at(k)) * z) as f32;
+            let mut held = std::mem::take(&mut self.held);
+            let out = &mut held[b * m..(b + 1) * m];
+            match &self.neurons {
+                // All neurons: one normal pair (one log, one square root) per two neurons.
+                None => {
+                    for (k2, chunk) in out.chunks_mut(2).enumerate() {
+                        let (z0, z1) = self.pair(d, b, 2 * k2 as u32);
+                        chunk[0] = value(2 * k2, z0);
+                        if let Some(x) = chunk.get_mut(1) {
+                            *x = value(2 * k2 + 1, z1);
+                        }
+                    }
+                }
+                Some(neurons) => {
+                    for (k, (x, &j)) in out.iter_mut().zip(neurons).enumerate() {
+                        *x = value(k, self.z(d, b, j));
+                    }
+                }
             }
+            self.held = held;
         }
         self.drawn = Some(d);
     }
