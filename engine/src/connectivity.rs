@@ -212,6 +212,18 @@ impl ConnectRule {
         seed: u64,
         projection_name: &str,
     ) -> Result<Connectivity, ConnectError> {
+        self.build_rows_for(pre, post, same_population, seed, projection_name)
+            .map(|c| c.with_post_size(post))
+    }
+
+    fn build_rows_for(
+        &self,
+        pre: u32,
+        post: u32,
+        same_population: bool,
+        seed: u64,
+        projection_name: &str,
+    ) -> Result<Connectivity, ConnectError> {
         self.check(pre, post, same_population)?;
         let (pre_n, post_n) = (pre as usize, post as usize);
         let family = || StreamFamily::new(seed, &format!("{projection_name}.connectivity"));

@@ -40,6 +40,7 @@ use crate::adaptation::PopulationMode;
 use crate::clock::Clock;
 use crate::delay::Delays;
 use crate::population::Spikes;
+use crate::projection::prefetch_read;
 use crate::projection::{Connectivity, Layout, ProjectsFrom, ProjectsTo, Weights};
 use crate::value::Param;
 
@@ -904,24 +905,6 @@ pub fn plasticity_system(
         };
         pl.step(&inp, w);
     }
-}
-
-/// A prefetch hint for `data[index]` (x86-64: `prefetcht0`; elsewhere nothing). Reads no
-/// memory and cannot fault: an out-of-range index is simply not prefetched.
-#[inline(always)]
-fn prefetch_read(data: &[f32], index: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(x) = data.get(index) {
-        // SAFETY: `_mm_prefetch` is a hint on a valid address; SSE is baseline on x86-64.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                std::ptr::from_ref(x).cast::<i8>(),
-                std::arch::x86_64::_MM_HINT_T0,
-            );
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, index);
 }
 
 #[cfg(test)]
