@@ -266,36 +266,20 @@ pub fn run_with(
                 })
             })
             .collect();
-        let names: Vec<String> = h
-            .projection_trace_recorders
-            .iter()
-            .filter_map(|&(_, rec)| sim.projection_trace(rec))
-            .flat_map(|r| r.variables.iter().map(|v| v.name().to_string()))
-            .collect();
         let mut projection_rows = Vec::new();
-        let mut name_at = 0;
         for &(k, rec) in &h.projection_trace_recorders {
             let Some(r) = sim.projection_trace(rec) else {
                 continue;
             };
-            let first = name_at;
-            name_at += r.variables.len();
-            for row in r.rows() {
-                let v = r
-                    .variables
-                    .iter()
-                    .position(|&x| x == row.variable)
-                    .unwrap_or(0);
-                projection_rows.push(output::ProjectionTraceRow {
-                    target: &h.projections[k].0,
-                    target_index: (h.populations.len() + k) as u32,
-                    variable: &names[first + v],
-                    index: row.index as u32,
-                    batch: row.batch,
-                    step: row.step,
-                    value: row.value,
-                });
-            }
+            projection_rows.extend(r.rows().map(|row| output::ProjectionTraceRow {
+                target: &h.projections[k].0,
+                target_index: (h.populations.len() + k) as u32,
+                variable: row.variable.name(),
+                index: row.index as u32,
+                batch: row.batch,
+                step: row.step,
+                value: row.value,
+            }));
         }
         let path = out.join("traces.csv");
         write_file(&path, |w| {
