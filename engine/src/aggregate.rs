@@ -6,9 +6,16 @@
 //! creation order: their sum (default, and the fast path), mean, product, minimum, maximum,
 //! or a user function (Sapicore's `aggregate`, e.g. shunting inhibition as a product).
 //! A population without incoming projections receives nothing from this phase.
+//!
+//! A neuron model may instead fuse the `Sum` rule into its own pass over the neurons
+//! ([`FusedAggregation`], used by `lif`): it adds the currents block by block right before
+//! integrating, in the same order, so the input and the results are bit-identical while
+//! the input array is swept once instead of twice (and, on a thread team, one parallel
+//! section is saved per population and step).
 
 use bevy_ecs::prelude::*;
 
+use crate::parallel::{self, PARALLEL_MIN_ELEMENTS};
 use crate::population::SynapticInput;
 use crate::projection::{IncomingProjections, ProjectionCurrent};
 
@@ -63,20 +70,64 @@ impl Aggregation {
     }
 }
 
+/// Marks a population whose neuron system performs the [`AggregateRule::Sum`] aggregation
+/// itself, inside its own pass (with [`add_incoming`]); [`aggregate_projection_currents`]
+/// then leaves it alone. Other rules are still aggregated in
+/// [`Phase::Aggregate`](crate::Phase::Aggregate). Inserted by the neuron model at spawn.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct FusedAggregation;
+
+impl Aggregation {
+    /// Whether a population with [`FusedAggregation`] and this aggregation sums its
+    /// currents inside its neuron system (the rule is `Sum`).
+    pub fn fused(&self) -> bool {
+        matches!(self.rule, AggregateRule::Sum)
+    }
+}
+
+/// Adds to `part` (neurons `lo..lo + part.len()` of a population's input, batch-major) the
+/// currents of its incoming projections, in creation order: the `Sum` path of
+/// [`aggregate_projection_currents`] restricted to one part, for models with
+/// [`FusedAggregation`].
+#[inline]
+pub fn add_incoming(
+    part: &mut [f32],
+    lo: usize,
+    incoming: Option<&IncomingProjections>,
+    currents: &Query<&ProjectionCurrent>,
+) {
+    for &p in incoming.map_or(&[][..], IncomingProjections::entities) {
+        if let Ok(c) = currents.get(p) {
+            let c = &c.0[lo..lo + part.len()];
+            part.iter_mut().zip(c).for_each(|(x, c)| *x += c);
+        }
+    }
+}
+
 /// [`Phase::Aggregate`](crate::Phase::Aggregate): adds the aggregated incoming projection
-/// currents to each population's input.
+/// currents to each population's input (except where the neuron system fuses the sum, see
+/// [`FusedAggregation`]).
 pub fn aggregate_projection_currents(
-    mut pops: Query<(&IncomingProjections, &mut Aggregation, &mut SynapticInput)>,
+    mut pops: Query<(
+        &IncomingProjections,
+        &mut Aggregation,
+        &mut SynapticInput,
+        Has<FusedAggregation>,
+    )>,
     currents: Query<&ProjectionCurrent>,
 ) {
-    for (incoming, mut agg, mut input) in &mut pops {
+    for (incoming, mut agg, mut input, fused) in &mut pops {
         let agg = &mut *agg;
+        if fused && agg.fused() {
+            continue;
+        }
         if let AggregateRule::Sum = agg.rule {
-            for &p in incoming.entities() {
-                if let Ok(c) = currents.get(p) {
-                    input.0.iter_mut().zip(&c.0).for_each(|(x, c)| *x += c);
-                }
-            }
+            // One sweep per part of the neurons (parallel on a team for large
+            // populations), adding the projections in creation order.
+            let currents = &currents;
+            parallel::for_each_part(&mut input.0[..], PARALLEL_MIN_ELEMENTS, |lo, part| {
+                add_incoming(part, lo, Some(incoming), currents);
+            });
             continue;
         }
         // Gather the currents neuron-major (`scratch[j·P + p]`) with one lookup per

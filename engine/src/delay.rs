@@ -21,8 +21,9 @@ use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::parallel;
 use crate::population::Spikes;
-use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_spikes};
+use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_spikes, prepare_and_deliver};
 use crate::value::Param;
 
 /// How a delay between two steps is rounded to whole steps.
@@ -216,18 +217,54 @@ pub fn deliver_copy(
     scale: f32,
     out: &mut [f32],
 ) {
+    prepare_and_deliver_copy(
+        conn,
+        weights,
+        pre,
+        line,
+        b,
+        scale,
+        out,
+        usize::MAX,
+        |_, _| {},
+    );
+}
+
+/// [`deliver_copy`] preceded by `prepare(lo, part)` on each part of `out`, in one parallel
+/// section when `out.len() ≥ min_len` (see [`prepare_and_deliver`]): synapse models pass
+/// their per-step decay here.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "deliver_copy's arguments plus the fused pass"
+)]
+pub fn prepare_and_deliver_copy(
+    conn: &Connectivity,
+    weights: &Weights,
+    pre: Option<&Spikes>,
+    line: Option<&mut DelayLine>,
+    b: usize,
+    scale: f32,
+    out: &mut [f32],
+    min_len: usize,
+    prepare: impl Fn(usize, &mut [f32]) + Sync,
+) {
     match line {
         Some(line) => {
-            for (o, a) in out.iter_mut().zip(line.arrivals_mut(b)) {
-                *o += scale * *a;
-                *a = 0.0;
-            }
+            let parts = (out, line.arrivals_mut(b));
+            parallel::for_each_part(parts, min_len, |lo, (out, arrivals)| {
+                prepare(lo, &mut *out);
+                for (o, a) in out.iter_mut().zip(arrivals) {
+                    *o += scale * *a;
+                    *a = 0.0;
+                }
+            });
         }
-        None => {
-            if let Some(pre) = pre {
-                deliver_spikes(conn, weights, pre.batch(b), scale, out);
+        None => match pre {
+            Some(pre) => {
+                prepare_and_deliver(conn, weights, pre.batch(b), scale, out, min_len, prepare);
             }
-        }
+            None => parallel::for_each_part(out, min_len, prepare),
+        },
     }
 }
 

@@ -28,6 +28,7 @@ pub mod connectivity;
 pub mod delay;
 pub mod error;
 pub mod model;
+pub mod parallel;
 pub mod phase;
 pub mod plasticity;
 pub mod population;
@@ -44,7 +45,7 @@ pub use adaptation::{
     Adaptation, BatchReducer, BatchReduction, EffectiveThreshold, Mode, PopulationMode,
     RestingVoltage,
 };
-pub use aggregate::{AggregateRule, Aggregation};
+pub use aggregate::{AggregateRule, Aggregation, FusedAggregation};
 pub use clock::Clock;
 pub use connectivity::ConnectRule;
 pub use delay::{DelayLine, DelayMode, Delays};

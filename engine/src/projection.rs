@@ -14,8 +14,7 @@
 use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
 
-use rayon::prelude::*;
-
+use crate::parallel;
 use crate::value::Param;
 
 /// The presynaptic population of a projection.
@@ -368,18 +367,19 @@ pub struct Weights(pub Param);
 pub struct ProjectionCurrent(pub Vec<f32>);
 
 /// Fewest synaptic events (spikes × fan-out) in one step for which a projection's delivery
-/// is split across threads by post-neuron range. Below it one thread is faster than the
-/// cost of waking the others (≈ 5–10 µs).
-pub const PARALLEL_MIN_EVENTS: usize = 1 << 15;
+/// alone is split over the step's thread team by post-neuron range (a section costs
+/// ≈ 0.2 µs; an event ≈ 1–3 ns).
+pub const PARALLEL_MIN_EVENTS: usize = 1 << 12;
 
 /// Adds `scale · wᵢⱼ` to `out[j]` for every synapse i → j of every spiking pre neuron i in
 /// `spikes` (event-driven delivery: work ∝ spikes × fan-out).
 ///
 /// Each `out[j]` receives its terms in spike order, then synapse order — a fixed order, so
 /// the sums are bit-identical whatever the thread count. When a step has at least
-/// [`PARALLEL_MIN_EVENTS`] events and the pool has several threads, the post neurons are
-/// split into ranges, each delivered by one task (rows sorted by post are cut by binary
-/// search; `pairs` rows in user order are always delivered by one thread).
+/// [`PARALLEL_MIN_EVENTS`] events and a thread team runs the step
+/// ([`crate::parallel`]), the post neurons are split into ranges, one per thread (rows
+/// sorted by post are cut by binary search; `pairs` rows in user order are always
+/// delivered by one thread).
 ///
 /// `out` is one batch copy of the post population's array.
 #[inline]
@@ -390,22 +390,47 @@ pub fn deliver_spikes(
     scale: f32,
     out: &mut [f32],
 ) {
-    let threads = rayon::current_num_threads();
+    prepare_and_deliver(conn, weights, spikes, scale, out, usize::MAX, |_, _| {});
+}
+
+/// [`deliver_spikes`] preceded by `prepare(lo, part)` on each part `out[lo..lo + part.len()]`
+/// (a synapse model's decay, say), in the same parallel section: the post array is swept
+/// once per thread instead of twice. Parts are cut when `out.len() ≥ min_len` (see
+/// [`parallel::for_each_part`]) or the step has [`PARALLEL_MIN_EVENTS`] events; `prepare`
+/// must act on each element independently of the others, so the cut cannot change results.
+pub fn prepare_and_deliver(
+    conn: &Connectivity,
+    weights: &Weights,
+    spikes: &[u32],
+    scale: f32,
+    out: &mut [f32],
+    min_len: usize,
+    prepare: impl Fn(usize, &mut [f32]) + Sync,
+) {
     let splittable = !matches!(conn.layout, Layout::Sparse { sorted: false, .. });
-    if threads > 1 && splittable && out.len() >= 2 * 1024 {
-        let events: usize = spikes
+    let min_len = if parallel::parts(out.len(), min_len) > 1 {
+        min_len
+    } else if splittable
+        && parallel::parts(out.len(), 0) > 1
+        && spikes
             .iter()
             .map(|&i| conn.row_range(i as usize).len())
-            .sum();
-        if events >= PARALLEL_MIN_EVENTS {
-            let chunk = out.len().div_ceil(2 * threads).max(1024);
-            out.par_chunks_mut(chunk)
-                .enumerate()
-                .for_each(|(c, part)| deliver_range(conn, weights, spikes, scale, c * chunk, part));
-            return;
-        }
+            .sum::<usize>()
+            >= PARALLEL_MIN_EVENTS
+    {
+        0
+    } else {
+        usize::MAX
+    };
+    if splittable {
+        parallel::for_each_part(out, min_len, |lo, part| {
+            prepare(lo, part);
+            deliver_range(conn, weights, spikes, scale, lo, part);
+        });
+    } else {
+        parallel::for_each_part(&mut *out, min_len, &prepare);
+        deliver_range(conn, weights, spikes, scale, 0, out);
     }
-    deliver_range(conn, weights, spikes, scale, 0, out);
 }
 
 /// [`deliver_spikes`] restricted to the post neurons `lo..lo + out.len()`; `out[k]` is post
@@ -426,18 +451,36 @@ fn deliver_range(
         Layout::Sparse {
             offsets, targets, ..
         } => {
-            for (n, &i) in spikes.iter().enumerate() {
-                // The row two spikes ahead starts loading now: rows are scattered over the
-                // target array, and their first cache lines would otherwise each be a
-                // full memory latency (at 64 000 neurons most of the delivery time).
-                if let Some(&ahead) = spikes.get(n + 2) {
-                    let start = offsets[ahead as usize];
-                    prefetch_read(targets, start);
-                    prefetch_read(targets, start + 16);
+            // Rows are scattered over the target array: each would otherwise cost a few
+            // full memory latencies (at 64 000 neurons most of the delivery time). The
+            // rows of the first spikes start loading together, then each iteration asks
+            // for the row `PREFETCH_AHEAD` spikes ahead.
+            let prefetch_row = |ahead: u32| {
+                let (a, b) = (offsets[ahead as usize], offsets[ahead as usize + 1]);
+                let end = b.min(a + PREFETCH_ROW_MAX);
+                for k in (a..end).step_by(16) {
+                    prefetch_read(targets, k);
                     if let Param::PerElement(ws) = w {
-                        prefetch_read(ws, start);
-                        prefetch_read(ws, start + 16);
+                        prefetch_read(ws, k);
                     }
+                }
+            };
+            // The row offsets are random reads too: they are fetched twice as far ahead.
+            let far = 2 * PREFETCH_AHEAD;
+            spikes
+                .iter()
+                .take(far)
+                .for_each(|&i| prefetch_read(offsets, i as usize + 1));
+            spikes
+                .iter()
+                .take(PREFETCH_AHEAD)
+                .for_each(|&i| prefetch_row(i));
+            for (n, &i) in spikes.iter().enumerate() {
+                if let Some(&ahead) = spikes.get(n + far) {
+                    prefetch_read(offsets, ahead as usize + 1);
+                }
+                if let Some(&ahead) = spikes.get(n + PREFETCH_AHEAD) {
+                    prefetch_row(ahead);
                 }
                 let (mut a, mut b) = (offsets[i as usize], offsets[i as usize + 1]);
                 if !whole && (lo > 0 || hi < conn_post_bound(targets, a, b)) {
@@ -496,6 +539,13 @@ fn deliver_range(
         }
     }
 }
+
+/// How many spikes ahead delivery prefetches a row (rows in flight at once).
+const PREFETCH_AHEAD: usize = 6;
+
+/// The most elements of a row delivery prefetches (8 cache lines of `u32`); the hardware
+/// prefetcher follows longer rows by itself.
+const PREFETCH_ROW_MAX: usize = 128;
 
 /// A prefetch hint for `data[index]` (x86-64: `prefetcht0`; elsewhere nothing). Reads no
 /// memory and cannot fault: an out-of-range index is simply not prefetched.
@@ -650,12 +700,8 @@ mod tests {
             let events: usize = spikes.iter().map(|&i| conn.row(i as usize).len()).sum();
             assert!(events >= PARALLEL_MIN_EVENTS, "{events}");
             let run = |threads| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
                 let mut out = vec![0.0f32; post as usize];
-                pool.install(|| deliver_spikes(conn, &w, &spikes, 0.7, &mut out));
+                parallel::with_team(threads, || deliver_spikes(conn, &w, &spikes, 0.7, &mut out));
                 out
             };
             let one = run(1);

@@ -25,6 +25,7 @@ use crate::connectivity::ConnectRule;
 use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_arrivals};
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
+use crate::parallel::Team;
 use crate::phase::{Phase, Step};
 use crate::population::{
     Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
@@ -1222,9 +1223,31 @@ impl Simulation {
     pub fn run_steps(&mut self, n: u64) -> Result<(), ScheduleError> {
         self.initialize()?;
         let (world, schedule) = (&mut self.world, &mut self.schedule);
-        self.pool.install(|| {
-            for _ in 0..n {
-                schedule.run(world);
+        let threads = self.pool.current_num_threads();
+        if threads == 1 || n == 0 {
+            self.pool.install(|| {
+                for _ in 0..n {
+                    schedule.run(world);
+                }
+            });
+            return Ok(());
+        }
+        // Every pool thread joins the team for the whole run: thread 0 drives the steps,
+        // the others run the parallel sections the systems hand out (see `parallel`).
+        let team = Team::new(threads);
+        let driver = std::sync::Mutex::new(Some((world, schedule)));
+        self.pool.broadcast(|ctx| {
+            if ctx.index() == 0 {
+                let taken = driver.lock().map(|mut d| d.take()).ok().flatten();
+                if let Some((world, schedule)) = taken {
+                    team.drive(|| {
+                        for _ in 0..n {
+                            schedule.run(world);
+                        }
+                    });
+                }
+            } else {
+                team.member(ctx.index());
             }
         });
         Ok(())
@@ -1374,7 +1397,8 @@ fn init_array(path: &str, p: &Param, n: usize, batch: u32) -> Result<Vec<f32>, B
 /// [`Phase::Start`]: zero every population's input.
 fn clear_inputs(mut q: Query<&mut SynapticInput>) {
     for mut input in &mut q {
-        input.0.fill(0.0);
+        let min = crate::parallel::PARALLEL_MIN_ELEMENTS;
+        crate::parallel::for_each_part(&mut input.0[..], min, |_, part| part.fill(0.0));
     }
 }
 

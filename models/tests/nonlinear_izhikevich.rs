@@ -973,7 +973,7 @@ fn per_neuron_values_all_equal_are_bit_identical_to_shared_values() {
 fn large_heterogeneous_populations_match_single_neurons_across_parallel_chunks() {
     // Above PARALLEL_MIN_NEURONS the copy is split into chunks, each with its window of
     // the per-neuron coefficients; every neuron must see its own (a, b, c, d).
-    let n = ember_models::neurons::PARALLEL_MIN_NEURONS + 1000;
+    let n = ember_models::neurons::PARALLEL_MIN_NEURONS.max(65_536) + 1000;
     let r = |i: usize| (i as f32 * 0.618_034).fract();
     let abcds: Vec<Abcd> = (0..n)
         .map(|i| {

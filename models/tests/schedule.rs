@@ -234,9 +234,13 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
     assert!(one.voltage == two.voltage, "final voltages differ");
 }
 
-/// Neurons per large population: above `PARALLEL_MIN_NEURONS`, so the LIF kernel splits it
-/// into parallel chunks (16 Ki neurons each at the time of writing), the last one partial.
-const BIG: usize = PARALLEL_MIN_NEURONS + 1000;
+/// Neurons per large population: above `PARALLEL_MIN_NEURONS` (and 2¹⁶), so the LIF kernel
+/// splits it into parts, one per thread of the step's team, the last one partial.
+const BIG: usize = if PARALLEL_MIN_NEURONS > 65_536 {
+    PARALLEL_MIN_NEURONS
+} else {
+    65_536
+} + 1000;
 
 /// Steps of the large-population runs.
 const BIG_STEPS: u64 = 100;

@@ -9,10 +9,10 @@ pub mod izhikevich;
 pub mod lif;
 pub mod qif;
 
-/// Below this many neurons per batch copy a kernel runs on one thread: the fork-join of a
-/// parallel split costs more than it saves (DESIGN.md: the crossover for a light kernel is
-/// ~10⁵ elements on this machine class).
-pub const PARALLEL_MIN_NEURONS: usize = 65_536;
+/// Below this many neurons per batch copy a kernel runs on one thread: handing a section to
+/// the step's thread team ([`ember_engine::parallel`], ≈ 0.2 µs) costs more than it saves
+/// (a light kernel updates ~10⁴ neurons per µs on this machine class).
+pub const PARALLEL_MIN_NEURONS: usize = 8_192;
 
 /// Inferno's refractory countdown `max(r − Δt, 0)` applied to `r_minus_dt = r − Δt`, with
 /// remaining times below 10⁻⁴·Δt treated as elapsed so that f32 round-off in the repeated

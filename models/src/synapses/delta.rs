@@ -9,7 +9,8 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::deliver_copy;
+use ember_engine::delay::prepare_and_deliver_copy;
+use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
@@ -43,12 +44,14 @@ pub fn delta_current_system(
 ) {
     let dt = clock.dt();
     for (proj, from, conn, w, syn, mut out, mut line) in &mut q {
-        out.0.fill(0.0);
         let pre = spikes.get(from.0).ok();
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / dt;
         for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            deliver_copy(conn, w, pre, line.as_deref_mut(), b, scale, copy);
+            let line = line.as_deref_mut();
+            let min = PARALLEL_MIN_ELEMENTS;
+            let clear = |_, part: &mut [f32]| part.fill(0.0);
+            prepare_and_deliver_copy(conn, w, pre, line, b, scale, copy, min, clear);
         }
     }
 }

@@ -15,7 +15,8 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::deliver_copy;
+use ember_engine::delay::prepare_and_deliver_copy;
+use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
@@ -53,12 +54,23 @@ pub fn single_exponential_current_system(
     mut q: Query<SingleExponentialProjection<'_>>,
 ) {
     for (proj, from, conn, w, syn, decay, mut out, mut line) in &mut q {
-        out.0.iter_mut().for_each(|i| *i *= decay.0);
         let pre = spikes.get(from.0).ok();
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / syn.time_constant;
+        let decay = decay.0;
         for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            deliver_copy(conn, w, pre, line.as_deref_mut(), b, scale, copy);
+            // Decay then delivery, fused per part of the post range.
+            prepare_and_deliver_copy(
+                conn,
+                w,
+                pre,
+                line.as_deref_mut(),
+                b,
+                scale,
+                copy,
+                PARALLEL_MIN_ELEMENTS,
+                |_, part| part.iter_mut().for_each(|i| *i *= decay),
+            );
         }
     }
 }

@@ -1,0 +1,365 @@
+//! Low-latency fork–join for the step loop: a *team* of the pool's threads.
+//!
+//! A step at 10⁴–10⁵ neurons is tens of microseconds of work split over a handful of
+//! passes (synapse decay, delivery, aggregation, the neuron kernel). Rayon's `join` costs
+//! about 1 µs per parallel section on this machine class, mostly in waking and stealing,
+//! which is why Ember used to stay on one thread below ~6·10⁴ neurons. While
+//! [`Simulation::run_steps`](crate::Simulation::run_steps) runs with several threads, the
+//! pool's other threads instead form a team: they wait actively (spin, then yield) for the
+//! next section, so handing out a section costs one cache-line round trip (≈ 0.1–0.3 µs),
+//! as in OpenMP's active wait policy. Outside `run_steps` nothing waits and every section
+//! runs on the calling thread.
+//!
+//! Kernels split their arrays with [`for_each_part`]: contiguous parts, one per team
+//! member, cut at multiples of [`PART_ALIGN`] elements. Work is cut by position only, never
+//! by timing, so every element sees the same operations in the same order whatever the
+//! thread count: results are bit-identical for any `threads`.
+//!
+//! Sections do not nest: a section started from inside another (or from any thread other
+//! than the one driving the steps) runs serially on its caller.
+
+use std::cell::{Cell, UnsafeCell};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+/// Parts are cut at multiples of this many elements (one 64-byte cache line of `f32`
+/// × 16, so neighbouring parts never share a cache line of any state array).
+pub const PART_ALIGN: usize = 256;
+
+/// The most threads a team uses; a larger pool still runs sections on this many.
+pub const MAX_TEAM: usize = 64;
+
+/// The fewest elements of a light per-element pass (a decay, a sum, a LIF update) worth
+/// splitting over the team: a section costs ≈ 0.2 µs, such a pass ≈ 0.1 ns per element.
+pub const PARALLEL_MIN_ELEMENTS: usize = 8_192;
+
+/// Busy-wait rounds before a waiting thread starts yielding its core to the OS.
+const SPIN_ROUNDS: u32 = 1 << 14;
+
+/// A type-erased section: `job(k)` runs member `k`'s share.
+type Job = dyn Fn(usize) + Sync;
+
+/// A value alone on its cache lines (two, against adjacent-line prefetching), so the
+/// driver's and the members' writes do not invalidate each other's other fields.
+#[repr(align(128))]
+struct Line<T>(T);
+
+/// The shared state of one team (lives on the driver's stack for one `run_steps`).
+pub(crate) struct Team {
+    size: usize,
+    /// Incremented once per section; members run the job when it changes.
+    epoch: Line<AtomicU64>,
+    /// The current section (valid while `pending > 0`).
+    job: UnsafeCell<Option<*const Job>>,
+    /// Members (other than the driver) still running the current section.
+    pending: Line<AtomicUsize>,
+    /// A member's share panicked.
+    panicked: AtomicBool,
+    /// The driver has finished: members return.
+    stop: AtomicBool,
+}
+
+// SAFETY: `job` is written only by the driver while no member reads it (between sections,
+// `pending == 0`), published by the release store to `epoch`, and read by members after
+// their acquire load of `epoch`; the pointee is `Sync` and outlives the section because the
+// driver waits for `pending == 0` before returning (also when unwinding).
+unsafe impl Sync for Team {}
+
+thread_local! {
+    /// The team this thread drives, if any (null otherwise, and while a section runs).
+    static DRIVING: Cell<*const Team> = const { Cell::new(std::ptr::null()) };
+}
+
+impl Team {
+    pub(crate) fn new(size: usize) -> Self {
+        Self {
+            size: size.clamp(1, MAX_TEAM),
+            epoch: Line(AtomicU64::new(0)),
+            job: UnsafeCell::new(None),
+            pending: Line(AtomicUsize::new(0)),
+            panicked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+        }
+    }
+
+    /// The loop of member `k ≥ 1`: runs each section's share until the driver stops.
+    pub(crate) fn member(&self, k: usize) {
+        if k >= self.size {
+            return;
+        }
+        let mut seen = 0;
+        let mut idle = 0u32;
+        loop {
+            let epoch = self.epoch.0.load(Ordering::Acquire);
+            if epoch == seen {
+                idle = idle.saturating_add(1);
+                if idle < SPIN_ROUNDS {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+                continue;
+            }
+            seen = epoch;
+            idle = 0;
+            if self.stop.load(Ordering::Acquire) {
+                return;
+            }
+            // SAFETY: see `unsafe impl Sync for Team`.
+            let job = unsafe { (*self.job.get()).expect("a section is published") };
+            let job = unsafe { &*job };
+            if catch_unwind(AssertUnwindSafe(|| job(k))).is_err() {
+                self.panicked.store(true, Ordering::Relaxed);
+            }
+            self.pending.0.fetch_sub(1, Ordering::Release);
+        }
+    }
+
+    /// Makes this thread the team's driver for the duration of `f`, then releases the
+    /// members (also if `f` panics).
+    pub(crate) fn drive<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Release<'a>(&'a Team);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                DRIVING.with(|d| d.set(std::ptr::null()));
+                self.0.stop.store(true, Ordering::Release);
+                self.0.epoch.0.fetch_add(1, Ordering::Release);
+            }
+        }
+        let _release = Release(self);
+        DRIVING.with(|d| d.set(self));
+        f()
+    }
+
+    /// Runs one section: member shares on the others, share 0 here; returns when all are
+    /// done. Panics (after every member has finished) if a member's share panicked.
+    fn section<'a>(&self, job: &'a (dyn Fn(usize) + Sync + 'a)) {
+        struct Wait<'a>(&'a Team);
+        impl Drop for Wait<'_> {
+            fn drop(&mut self) {
+                let mut idle = 0u32;
+                while self.0.pending.0.load(Ordering::Acquire) != 0 {
+                    idle = idle.saturating_add(1);
+                    if idle < SPIN_ROUNDS {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+                DRIVING.with(|d| d.set(self.0));
+            }
+        }
+        // SAFETY: the lifetime is erased only for the duration of this call: `Wait` keeps
+        // the borrow alive until every member has finished with it, even when unwinding.
+        let erased: *const Job =
+            unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
+        unsafe { *self.job.get() = Some(erased) };
+        self.pending.0.store(self.size - 1, Ordering::Relaxed);
+        self.epoch.0.fetch_add(1, Ordering::Release);
+        // No nested sections while this one runs.
+        DRIVING.with(|d| d.set(std::ptr::null()));
+        let wait = Wait(self);
+        job(0);
+        drop(wait);
+        // A plain load first: a read-modify-write would take the line from the members.
+        if self.panicked.load(Ordering::Relaxed) {
+            self.panicked.store(false, Ordering::Relaxed);
+            panic!("a parallel section of the step panicked on a team thread");
+        }
+    }
+}
+
+/// The number of parts a section over `len` elements is cut into on this thread now: the
+/// team size when this thread drives a team and `len ≥ min_len`, else 1.
+pub fn parts(len: usize, min_len: usize) -> usize {
+    if len < min_len.max(2 * PART_ALIGN) {
+        return 1;
+    }
+    DRIVING.with(|d| {
+        let team = d.get();
+        if team.is_null() {
+            1
+        } else {
+            // SAFETY: a non-null pointer is set only by `Team::drive`/`section` for the
+            // lifetime of the team, on this thread.
+            unsafe { (*team).size }.min(len / PART_ALIGN)
+        }
+    })
+}
+
+/// Arrays (or tuples of arrays) that can be cut into contiguous parts.
+pub trait Split: Sized + Send {
+    /// The number of elements (all arrays of a tuple must have at least this many).
+    fn len(&self) -> usize;
+    /// Whether there are no elements.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Splits into `..mid` and `mid..`.
+    fn split_at(self, mid: usize) -> (Self, Self);
+}
+
+impl<T: Send> Split for &mut [T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        self.split_at_mut(mid)
+    }
+}
+
+impl<T: Sync> Split for &[T] {
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        <[T]>::split_at(self, mid)
+    }
+}
+
+macro_rules! split_tuple {
+    ($($name:ident $idx:tt),+) => {
+        impl<$($name: Split),+> Split for ($($name,)+) {
+            fn len(&self) -> usize {
+                let mut n = usize::MAX;
+                $(n = n.min(self.$idx.len());)+
+                n
+            }
+            #[allow(non_snake_case)]
+            fn split_at(self, mid: usize) -> (Self, Self) {
+                $(let $name = self.$idx.split_at(mid);)+
+                (($($name.0,)+), ($($name.1,)+))
+            }
+        }
+    };
+}
+split_tuple!(A 0, B 1);
+split_tuple!(A 0, B 1, C 2);
+split_tuple!(A 0, B 1, C 2, D 3);
+split_tuple!(A 0, B 1, C 2, D 3, E 4);
+
+/// One member's part, taken exactly once by exactly one thread.
+struct Slot<S>(UnsafeCell<Option<(usize, S)>>);
+
+// SAFETY: slot `k` is accessed only by the thread running share `k` (exactly one).
+unsafe impl<S: Send> Sync for Slot<S> {}
+
+/// Calls `f(start, part)` for contiguous parts of `data` covering all of it, in parallel on
+/// the team when there is one and `data.len() ≥ min_len` (see [`parts`]); `start` is the
+/// index of the part's first element. Parts are cut at multiples of [`PART_ALIGN`].
+pub fn for_each_part<S: Split>(data: S, min_len: usize, f: impl Fn(usize, S) + Sync) {
+    let len = data.len();
+    let k = parts(len, min_len);
+    if k <= 1 {
+        f(0, data);
+        return;
+    }
+    let chunk = len.div_ceil(k).next_multiple_of(PART_ALIGN);
+    // Rounding the part size up may leave fewer (never empty) parts.
+    let k = len.div_ceil(chunk);
+    let slots: [Slot<S>; MAX_TEAM] = [const { Slot(UnsafeCell::new(None)) }; MAX_TEAM];
+    let mut rest = data;
+    let mut start = 0;
+    for slot in slots.iter().take(k) {
+        let mid = chunk.min(len - start);
+        let (part, tail) = rest.split_at(mid);
+        // SAFETY: no share runs yet.
+        unsafe { *slot.0.get() = Some((start, part)) };
+        rest = tail;
+        start += mid;
+    }
+    let job = |m: usize| {
+        if let Some(slot) = slots.get(m) {
+            // SAFETY: share `m` runs on exactly one thread.
+            if let Some((start, part)) = unsafe { (*slot.0.get()).take() } {
+                f(start, part);
+            }
+        }
+    };
+    DRIVING.with(|d| {
+        let team = d.get();
+        // SAFETY: as in `parts`.
+        unsafe { (*team).section(&job) }
+    });
+}
+
+/// Runs `f` on this thread as the driver of a team of `threads` threads (this one and
+/// `threads − 1` scoped helpers started for the call), so the sections `f` starts run in
+/// parallel, as they do inside [`Simulation::run_steps`](crate::Simulation::run_steps).
+/// For tests and benchmarks of kernels outside a simulation.
+pub fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    let team = Team::new(threads);
+    std::thread::scope(|s| {
+        for k in 1..team.size {
+            let team = &team;
+            s.spawn(move || team.member(k));
+        }
+        team.drive(f)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_without_a_team() {
+        assert_eq!(parts(1 << 20, 0), 1);
+        let mut v = vec![0u32; 5000];
+        for_each_part(&mut v[..], 0, |start, part| {
+            assert_eq!((start, part.len()), (0, 5000));
+        });
+    }
+
+    #[test]
+    fn parts_cover_everything_once_in_aligned_pieces() {
+        for size in [2, 3, 4] {
+            for len in [0, 1, 511, 512, 513, 1000, 4097, 100_000] {
+                let mut v = vec![0u32; len];
+                let idx: Vec<u32> = (0..len as u32).collect();
+                with_team(size, || {
+                    for_each_part((&mut v[..], &idx[..]), 0, |start, (out, idx)| {
+                        assert_eq!(start % PART_ALIGN, 0);
+                        assert_eq!(idx.first().map_or(start, |&i| i as usize), start);
+                        for (o, &i) in out.iter_mut().zip(idx) {
+                            *o += i + 1;
+                        }
+                    });
+                });
+                assert!(
+                    v.iter().enumerate().all(|(i, &x)| x == i as u32 + 1),
+                    "{size} {len}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_inputs_and_nested_sections_stay_serial() {
+        with_team(2, || {
+            assert_eq!(parts(100, 0), 1);
+            assert_eq!(parts(1 << 20, 1 << 21), 1);
+            assert_eq!(parts(1 << 20, 0), 2);
+            let mut v = vec![0u8; 1 << 16];
+            for_each_part(&mut v[..], 0, |_, part| {
+                // Inside a section nothing nests.
+                assert_eq!(parts(1 << 20, 0), 1);
+                part.fill(1);
+            });
+            assert!(v.iter().all(|&x| x == 1));
+            // The team is usable again after the section.
+            assert_eq!(parts(1 << 20, 0), 2);
+        });
+    }
+
+    #[test]
+    fn a_panicking_share_panics_the_driver_after_the_section() {
+        let r = std::panic::catch_unwind(|| {
+            with_team(2, || {
+                let v = vec![0u8; 1 << 16];
+                for_each_part(&v[..], 0, |start, _| assert_eq!(start, 0, "boom"));
+            })
+        });
+        assert!(r.is_err());
+    }
+}
