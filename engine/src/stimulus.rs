@@ -26,7 +26,7 @@ use bevy_ecs::prelude::*;
 
 use crate::clock::Clock;
 use crate::population::SynapticInput;
-use crate::rng::StreamFamily;
+use crate::rng::{StreamFamily, normal_pair_f32};
 use crate::value::Param;
 
 /// A constant current `amplitude` (nA) added to the target's input while
@@ -263,10 +263,10 @@ impl SineStimulus {
 ///
 /// Draw number d covers steps `start_step + d·interval_steps …` up to the next draw. The
 /// value for neuron j (population index) of batch copy b in draw d is `mean + std · z`,
-/// where neurons 2i and 2i + 1 share one polar-method pair
-/// ([`RngStream::standard_normal_pair`](crate::rng::RngStream::standard_normal_pair)) of
-/// stream `(seed, family name, d·size·batch + b·size + 2i)`: z is its first value for the
-/// even neuron and its second for the odd one. It depends on nothing but that identity: not
+/// where neurons 2i and 2i + 1 share one Box–Muller pair
+/// ([`normal_pair_f32`](crate::rng::normal_pair_f32)) of the first 64 bits of stream
+/// `(seed, family name, d·size·batch + b·size + 2i)`: z is its first value for the even
+/// neuron and its second for the odd one; `mean + std · z` is computed in f32. It depends on nothing but that identity: not
 /// on the thread count, the other neurons selected or other stimuli.
 #[derive(Component, Clone, Debug)]
 pub struct NoiseStimulus {
@@ -303,19 +303,19 @@ impl NoiseStimulus {
     }
 
     /// The normal pair of neurons `2i`, `2i + 1` (`even` = 2i), batch copy `b`, draw `d`.
-    #[inline]
-    fn pair(&self, d: u64, b: usize, even: u32) -> (f64, f64) {
+    #[inline(always)]
+    fn pair(&self, d: u64, b: usize, even: u32) -> (f32, f32) {
         let (n, batch) = (u64::from(self.size), u64::from(self.batch));
         let index = d
             .wrapping_mul(n.wrapping_mul(batch))
             .wrapping_add(b as u64 * n)
             .wrapping_add(u64::from(even));
-        self.family.stream(index).standard_normal_pair()
+        normal_pair_f32(self.family.first_u64(index))
     }
 
     /// The standard normal z of neuron `j`, batch copy `b` in draw `d`.
     #[inline]
-    pub fn z(&self, d: u64, b: usize, j: u32) -> f64 {
+    pub fn z(&self, d: u64, b: usize, j: u32) -> f32 {
         let (z0, z1) = self.pair(d, b, j & !1);
         if j & 1 == 0 { z0 } else { z1 }
     }
@@ -323,30 +323,36 @@ impl NoiseStimulus {
     /// Fills `held` with draw `d`.
     fn draw(&mut self, d: u64) {
         let m = self.selected();
-        let value =
-            |k: usize, z: f64| (f64::from(self.mean.at(k)) + f64::from(self.std.at(k)) * z) as f32;
+        let mut held = std::mem::take(&mut self.held);
         for b in 0..self.batch as usize {
-            let mut held = std::mem::take(&mut self.held);
             let out = &mut held[b * m..(b + 1) * m];
-            match &self.neurons {
-                // All neurons: one normal pair (one log, one square root) per two neurons.
-                None => {
-                    for (k2, chunk) in out.chunks_mut(2).enumerate() {
+            match (&self.neurons, &self.mean, &self.std) {
+                // All neurons, one mean and std (the common case): a branch-free loop over
+                // the pairs, which the compiler vectorises.
+                (None, &Param::Scalar(mean), &Param::Scalar(std)) => {
+                    let mut pairs = out.chunks_exact_mut(2);
+                    for (k2, pair) in (&mut pairs).enumerate() {
                         let (z0, z1) = self.pair(d, b, 2 * k2 as u32);
-                        chunk[0] = value(2 * k2, z0);
-                        if let Some(x) = chunk.get_mut(1) {
-                            *x = value(2 * k2 + 1, z1);
-                        }
+                        pair[0] = mean + std * z0;
+                        pair[1] = mean + std * z1;
+                    }
+                    if let [last] = pairs.into_remainder() {
+                        *last = mean + std * self.pair(d, b, (m - 1) as u32).0;
                     }
                 }
-                Some(neurons) => {
+                (None, mean, std) => {
+                    for (k, x) in out.iter_mut().enumerate() {
+                        *x = mean.at(k) + std.at(k) * self.z(d, b, k as u32);
+                    }
+                }
+                (Some(neurons), mean, std) => {
                     for (k, (x, &j)) in out.iter_mut().zip(neurons).enumerate() {
-                        *x = value(k, self.z(d, b, j));
+                        *x = mean.at(k) + std.at(k) * self.z(d, b, j);
                     }
                 }
             }
-            self.held = held;
         }
+        self.held = held;
         self.drawn = Some(d);
     }
 
