@@ -11,12 +11,14 @@
 //!   no target list, each spike adds a contiguous weight row) against the same synapses as
 //!   sparse rows (`csr_*`), 100 spiking pre neurons (10⁵ events);
 //! * `delivery_parallel_2e7_synapses` — 2000 × 100 000 at p = 0.1 (fan-out 10⁴), 100 spikes
-//!   = 10⁶ events per step, on pools of 1 and 2 threads: above `PARALLEL_MIN_EVENTS` the
-//!   post range is split across threads (results bit-identical).
+//!   = 10⁶ events per step, on thread teams of 1 and 2 (`parallel::with_team`, as inside
+//!   `run_steps`): above `PARALLEL_MIN_EVENTS` the post range is split across the team
+//!   (results bit-identical).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ember_engine::parallel;
 use ember_engine::projection::{Connectivity, deliver_spikes};
 use ember_engine::rng::RngStream;
 use ember_engine::{ConnectRule, Param, Weights};
@@ -120,17 +122,13 @@ fn parallel(c: &mut Criterion) {
     let mut g = c.benchmark_group("delivery_parallel_2e7_synapses");
     g.throughput(Throughput::Elements(events as u64));
     for threads in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .expect("thread pool");
         let mut out = vec![0.0f32; post as usize];
         g.bench_function(format!("100_spikes_{threads}_threads"), |b| {
-            b.iter(|| {
-                pool.install(|| {
+            parallel::with_team(threads, || {
+                b.iter(|| {
                     deliver_spikes(&conn, &weights, black_box(&spikes), 1e-3, &mut out);
-                });
-                black_box(&mut out);
+                    black_box(&mut out);
+                })
             })
         });
     }

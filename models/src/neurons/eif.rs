@@ -67,8 +67,11 @@
 //! Fourcaud-Trocmé, Hansel, van Vreeswijk & Brunel (2003), *J. Neurosci.* 23(37);
 //! Gerstner et al., *Neuronal Dynamics* (2014) §5.2.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
+use ember_engine::parallel::{self, Split};
 use ember_engine::prelude::*;
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
@@ -547,9 +550,6 @@ fn eif_neuron<A: InputAdaptation, const LOCK: bool>(
     spike
 }
 
-/// Neurons per parallel part of a large population.
-const PARALLEL_CHUNK: usize = 16 * 1024;
-
 /// Runs [`eif_step`] over one batch copy and collects its spikes, split into parallel
 /// halves (recursively, down to ~16 k neurons) when the copy is large enough to pay for the
 /// fork-join. Neurons are independent and spikes are collected in index order afterwards,
@@ -589,30 +589,35 @@ fn eif_split<S: EifSource, A: InputAdaptation>(
     flags: &mut [u8],
 ) -> bool {
     let n = state.voltage.len();
-    if n <= PARALLEL_CHUNK {
-        return eif_step(c, adaptation, dt, lock, input, state, flags);
-    }
-    // A multiple of 64 keeps both halves' vectors aligned alike.
-    let mid = (n / 2) & !63;
-    let (v0, v1) = state.voltage.split_at_mut(mid);
-    let (r0, r1) = state.refrac.split_at_mut(mid);
-    let (f0, f1) = flags.split_at_mut(mid);
-    let (i0, i1) = input.split_at(mid);
-    let (a0, a1) = adaptation.split_at(mid);
-    let c1 = c.window(mid, n - mid);
-    let s0 = EifState {
-        voltage: v0,
-        refrac: r0,
-    };
-    let s1 = EifState {
-        voltage: v1,
-        refrac: r1,
-    };
-    let (any0, any1) = rayon::join(
-        || eif_split(c, a0, dt, lock, i0, s0, f0),
-        || eif_split(&c1, a1, dt, lock, i1, s1, f1),
+    let any = AtomicBool::new(false);
+    let parts = (
+        state.voltage,
+        state.refrac,
+        flags,
+        &input[..n],
+        Adapt(adaptation, n),
     );
-    any0 | any1
+    parallel::for_each_part(parts, 0, |s, (voltage, refrac, flags, input, a)| {
+        let len = voltage.len();
+        let state = EifState { voltage, refrac };
+        if eif_step(&c.window(s, len), a.0, dt, lock, input, state, flags) {
+            any.store(true, Ordering::Relaxed);
+        }
+    });
+    any.into_inner()
+}
+
+/// An adaptation with its neuron count, so it splits with the state arrays.
+struct Adapt<A>(A, usize);
+
+impl<A: InputAdaptation> Split for Adapt<A> {
+    fn len(&self) -> usize {
+        self.1
+    }
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (a, b) = self.0.split_at(mid);
+        (Adapt(a, mid), Adapt(b, self.1 - mid))
+    }
 }
 
 /// Runs one batch copy with the kernel's coefficient source (shared or per neuron).

@@ -116,13 +116,13 @@ use std::fmt;
 
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
+use ember_engine::parallel;
 use ember_engine::prelude::*;
 use ember_engine::{
     AggregateRule, Aggregation, ModelSystems, ParamError, ParamReader, Population, RefracLock,
     SpawnContext,
 };
 use ember_integrators::{Euler, Heun, Integrator, Method, Rk4, State};
-use rayon::prelude::*;
 
 use crate::neurons::lif::collect_spikes;
 use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory};
@@ -326,9 +326,6 @@ pub fn equation_step<E: Equation, I: Integrator>(
     }
 }
 
-/// Neurons per parallel chunk of a large population.
-const PARALLEL_CHUNK: usize = 16 * 1024;
-
 /// Runs [`equation_step`] over one batch copy, in parallel chunks when it is large, and
 /// appends its spikes (sorted) to `spikes`. Neurons are independent, so the result does not
 /// depend on the thread count.
@@ -362,24 +359,18 @@ fn equation_copy<E: Equation, I: Integrator + Sync>(
             equation, integrator, dt, lock, refrac_t, 0, input, state, flags,
         );
     } else {
-        states
-            .par_chunks_mut(PARALLEL_CHUNK)
-            .zip(voltage.par_chunks_mut(PARALLEL_CHUNK))
-            .zip(refrac.par_chunks_mut(PARALLEL_CHUNK))
-            .zip(flags.par_chunks_mut(PARALLEL_CHUNK))
-            .enumerate()
-            .for_each(|(k, (((states, voltage), refrac), flags))| {
-                let s = k * PARALLEL_CHUNK;
-                let input = &input[s..s + states.len()];
-                let state = EquationSlices {
-                    states,
-                    voltage,
-                    refrac,
-                };
-                equation_step(
-                    equation, integrator, dt, lock, refrac_t, s, input, state, flags,
-                );
-            });
+        let parts = (states, voltage, refrac, &mut *flags);
+        parallel::for_each_part(parts, 0, |s, (states, voltage, refrac, flags)| {
+            let input = &input[s..s + states.len()];
+            let state = EquationSlices {
+                states,
+                voltage,
+                refrac,
+            };
+            equation_step(
+                equation, integrator, dt, lock, refrac_t, s, input, state, flags,
+            );
+        });
     }
     collect_spikes(flags, 0, spikes);
 }

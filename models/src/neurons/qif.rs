@@ -46,9 +46,9 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
+use ember_engine::parallel;
 use ember_engine::prelude::*;
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
-use rayon::prelude::*;
 
 use crate::neurons::lif::collect_spikes;
 use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory};
@@ -441,9 +441,6 @@ fn quadratic_neuron(
     spike
 }
 
-/// Neurons per parallel chunk of a large population.
-const PARALLEL_CHUNK: usize = 16 * 1024;
-
 /// Runs [`quadratic_step`] over one batch copy and collects its spikes into `spikes`,
 /// split into parallel chunks when the copy is large enough to pay for the fork-join.
 /// Neurons are independent and spikes are collected in index order afterwards, so the
@@ -477,8 +474,7 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
             updated,
             term,
         } = adaptation;
-        let body = |k: usize, voltage: &mut [f32], refrac: &mut [f32], flags: &mut [u8], out| {
-            let s = k * PARALLEL_CHUNK;
+        let body = |s: usize, voltage: &mut [f32], refrac: &mut [f32], flags: &mut [u8], out| {
             let len = voltage.len();
             let current = if SUBTRACT || UPDATE {
                 &current[s..s + len]
@@ -509,17 +505,13 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
                 state,
             );
         };
-        let chunks = voltage
-            .par_chunks_mut(PARALLEL_CHUNK)
-            .zip(refrac.par_chunks_mut(PARALLEL_CHUNK))
-            .zip(spiked[..n].par_chunks_mut(PARALLEL_CHUNK))
-            .enumerate();
+        let spiked = &mut spiked[..n];
         if UPDATE {
-            chunks
-                .zip(updated[..n].par_chunks_mut(PARALLEL_CHUNK))
-                .for_each(|((k, ((v, r), f)), out)| body(k, v, r, f, out));
+            let parts = (voltage, refrac, spiked, &mut updated[..n]);
+            parallel::for_each_part(parts, 0, |s, (v, r, f, out)| body(s, v, r, f, out));
         } else {
-            chunks.for_each(|(k, ((v, r), f))| body(k, v, r, f, &mut []));
+            let parts = (voltage, refrac, spiked);
+            parallel::for_each_part(parts, 0, |s, (v, r, f)| body(s, v, r, f, &mut []));
         }
     }
     collect_spikes(&spiked[..n], 0, spikes);
