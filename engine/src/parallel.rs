@@ -6,7 +6,7 @@
 //! which is why Ember used to stay on one thread below ~6·10⁴ neurons. While
 //! [`Simulation::run_steps`](crate::Simulation::run_steps) runs with several threads, the
 //! pool's other threads instead form a team: they wait actively (spin, then yield) for the
-//! next section, so handing out a section costs one cache-line round trip (≈ 0.1–0.3 µs),
+//! next section, so handing out a section costs a cache-line round trip each way (≈ 0.3–0.5 µs measured on a 2-vCPU VM),
 //! as in OpenMP's active wait policy. Outside `run_steps` nothing waits and every section
 //! runs on the calling thread.
 //!
@@ -30,7 +30,7 @@ pub const PART_ALIGN: usize = 256;
 pub const MAX_TEAM: usize = 64;
 
 /// The fewest elements of a light per-element pass (a decay, a sum, a LIF update) worth
-/// splitting over the team: a section costs ≈ 0.2 µs, such a pass ≈ 0.1 ns per element.
+/// splitting over the team: a section costs ≈ 0.3–0.5 µs, such a pass ≈ 0.1 ns per element.
 pub const PARALLEL_MIN_ELEMENTS: usize = 8_192;
 
 /// Busy-wait rounds before a waiting thread starts yielding its core to the OS.
