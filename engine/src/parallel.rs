@@ -6,8 +6,8 @@
 //! which is why Ember used to stay on one thread below ~6·10⁴ neurons. While
 //! [`Simulation::run_steps`](crate::Simulation::run_steps) runs with several threads, the
 //! pool's other threads instead form a team: they wait actively (spin, then yield) for the
-//! next section, so handing out a section costs a cache-line round trip each way (≈ 0.3–0.5 µs measured on a 2-vCPU VM),
-//! as in OpenMP's active wait policy. Outside `run_steps` nothing waits and every section
+//! next section, so handing out a section costs a cache-line round trip each way
+//! (≈ 0.3–0.5 µs measured on a 2-vCPU VM), as in OpenMP's active wait policy. Outside `run_steps` nothing waits and every section
 //! runs on the calling thread.
 //!
 //! Kernels split their arrays with [`for_each_part`]: contiguous parts, one per team
