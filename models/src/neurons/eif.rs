@@ -67,8 +67,6 @@
 //! Fourcaud-Trocmé, Hansel, van Vreeswijk & Brunel (2003), *J. Neurosci.* 23(37);
 //! Gerstner et al., *Neuronal Dynamics* (2014) §5.2.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use bevy_ecs::prelude::*;
 use ember_engine::model::check;
 use ember_engine::parallel::{self, Split};
@@ -550,10 +548,10 @@ fn eif_neuron<A: InputAdaptation, const LOCK: bool>(
     spike
 }
 
-/// Runs [`eif_step`] over one batch copy and collects its spikes, split into parallel
-/// halves (recursively, down to ~16 k neurons) when the copy is large enough to pay for the
-/// fork-join. Neurons are independent and spikes are collected in index order afterwards,
-/// so the result is identical for any thread count.
+/// Runs [`eif_step`] over one batch copy and collects its spikes, split over the step's
+/// thread team ([`parallel::for_each_part_collecting`]) when the copy has at least
+/// [`PARALLEL_MIN_NEURONS`] neurons. Neurons are independent and the parts' spikes are
+/// joined in index order, so the result is identical for any thread count.
 #[expect(
     clippy::too_many_arguments,
     reason = "a kernel adapter over the state slices"
@@ -569,16 +567,19 @@ pub(crate) fn eif_copy<S: EifSource, A: InputAdaptation>(
     spikes: &mut Vec<u32>,
 ) {
     let flags = &mut flags[..state.voltage.len()];
-    let any = if state.voltage.len() < PARALLEL_MIN_NEURONS {
-        eif_step(c, adaptation, dt, lock, input, state, flags)
+    if state.voltage.len() < PARALLEL_MIN_NEURONS {
+        if eif_step(c, adaptation, dt, lock, input, state, flags) {
+            collect_spikes(flags, 0, spikes);
+        }
     } else {
-        eif_split(c, adaptation, dt, lock, input, state, flags)
-    };
-    if any {
-        collect_spikes(flags, 0, spikes);
+        eif_split(c, adaptation, dt, lock, input, state, flags, spikes);
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a kernel adapter over the state slices"
+)]
 fn eif_split<S: EifSource, A: InputAdaptation>(
     c: &S,
     adaptation: A,
@@ -587,9 +588,9 @@ fn eif_split<S: EifSource, A: InputAdaptation>(
     input: &[f32],
     state: EifState<'_>,
     flags: &mut [u8],
-) -> bool {
+    spikes: &mut Vec<u32>,
+) {
     let n = state.voltage.len();
-    let any = AtomicBool::new(false);
     let parts = (
         state.voltage,
         state.refrac,
@@ -597,14 +598,19 @@ fn eif_split<S: EifSource, A: InputAdaptation>(
         &input[..n],
         Adapt(adaptation, n),
     );
-    parallel::for_each_part(parts, 0, |s, (voltage, refrac, flags, input, a)| {
-        let len = voltage.len();
-        let state = EifState { voltage, refrac };
-        if eif_step(&c.window(s, len), a.0, dt, lock, input, state, flags) {
-            any.store(true, Ordering::Relaxed);
-        }
-    });
-    any.into_inner()
+    // Each part collects its own spikes (its flags stay in its core's cache).
+    parallel::for_each_part_collecting(
+        parts,
+        0,
+        spikes,
+        |s, (voltage, refrac, flags, input, a), spikes| {
+            let len = voltage.len();
+            let state = EifState { voltage, refrac };
+            if eif_step(&c.window(s, len), a.0, dt, lock, input, state, flags) {
+                collect_spikes(flags, s as u32, spikes);
+            }
+        },
+    );
 }
 
 /// An adaptation with its neuron count, so it splits with the state arrays.

@@ -358,21 +358,28 @@ fn equation_copy<E: Equation, I: Integrator + Sync>(
         equation_step(
             equation, integrator, dt, lock, refrac_t, 0, input, state, flags,
         );
+        collect_spikes(flags, 0, spikes);
     } else {
+        // Each part collects its own spikes (its flags stay in its core's cache).
         let parts = (states, voltage, refrac, &mut *flags);
-        parallel::for_each_part(parts, 0, |s, (states, voltage, refrac, flags)| {
-            let input = &input[s..s + states.len()];
-            let state = EquationSlices {
-                states,
-                voltage,
-                refrac,
-            };
-            equation_step(
-                equation, integrator, dt, lock, refrac_t, s, input, state, flags,
-            );
-        });
+        parallel::for_each_part_collecting(
+            parts,
+            0,
+            spikes,
+            |s, (states, voltage, refrac, flags), spikes| {
+                let input = &input[s..s + states.len()];
+                let state = EquationSlices {
+                    states,
+                    voltage,
+                    refrac,
+                };
+                equation_step(
+                    equation, integrator, dt, lock, refrac_t, s, input, state, flags,
+                );
+                collect_spikes(flags, s as u32, spikes);
+            },
+        );
     }
-    collect_spikes(flags, 0, spikes);
 }
 
 /// The components [`equation_system`] updates for each population of `E`.

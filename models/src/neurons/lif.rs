@@ -447,10 +447,11 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
     let parts = (voltage, refrac, &mut flags[..n], &input[..n]);
-    parallel::for_each_part(
+    parallel::for_each_part_collecting(
         parts,
         PARALLEL_MIN_NEURONS,
-        |s, (voltage, refrac, flags, input)| {
+        spikes,
+        |s, (voltage, refrac, flags, input), spikes| {
             lif_step(
                 &c.offset(s),
                 &reset.offset(s),
@@ -460,9 +461,9 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
                 LifState { voltage, refrac },
                 flags,
             );
+            collect_spikes(flags, s as u32, spikes);
         },
     );
-    collect_spikes(flags, 0, spikes);
 }
 
 /// Neurons per block of the fused aggregation: the block's input is summed with the
@@ -472,7 +473,8 @@ const AGGREGATE_BLOCK: usize = 1024;
 /// [`lif_copy`] with the population's `Sum` aggregation fused in
 /// ([`ember_engine::FusedAggregation`]): block by block, `add(i, block)` adds the incoming
 /// currents of neurons `i..` to `input` (which keeps the total, as the trace records it),
-/// then the block is integrated.
+/// then the block is integrated and its spikes collected from flags that never leave L1
+/// (nor the thread).
 #[expect(
     clippy::too_many_arguments,
     reason = "a kernel adapter over the state slices"
@@ -484,31 +486,33 @@ fn lif_copy_aggregating<S: LifSource>(
     input: &mut [f32],
     add: impl Fn(usize, &mut [f32]) + Sync,
     state: LifState<'_>,
-    flags: &mut [u8],
     spikes: &mut Vec<u32>,
 ) {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
-    let parts = (voltage, refrac, &mut flags[..n], &mut input[..n]);
-    parallel::for_each_part(
+    let parts = (voltage, refrac, &mut input[..n]);
+    parallel::for_each_part_collecting(
         parts,
         PARALLEL_MIN_NEURONS,
-        |s, (voltage, refrac, flags, input)| {
-            let mut rest = (voltage, refrac, flags, input);
+        spikes,
+        |s, (voltage, refrac, input), spikes| {
+            let mut flags = [0u8; AGGREGATE_BLOCK];
+            let mut rest = (voltage, refrac, input);
             let mut at = s;
             while !rest.is_empty() {
                 let len = AGGREGATE_BLOCK.min(rest.len());
                 let (block, tail) = rest.split_at(len);
-                let (voltage, refrac, flags, input) = block;
+                let (voltage, refrac, input) = block;
                 add(at, &mut *input);
                 let state = LifState { voltage, refrac };
+                let flags = &mut flags[..len];
                 lif_step(&c.offset(at), &ConstantReset, dt, lock, input, state, flags);
-                at += input.len();
+                collect_spikes(flags, at as u32, spikes);
+                at += len;
                 rest = tail;
             }
         },
     );
-    collect_spikes(flags, 0, spikes);
 }
 
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset, with the
@@ -541,7 +545,6 @@ pub fn lif_system(
                 refrac: &mut r.0[range],
             };
             let out = spikes.batch_mut(b);
-            let flags = &mut kernel.flags;
             // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
             // currents are added here (other rules were aggregated in `Phase::Aggregate`).
             let add = |i: usize, block: &mut [f32]| {
@@ -550,10 +553,10 @@ pub fn lif_system(
                 }
             };
             match &kernel.uniform {
-                Some(c) => lif_copy_aggregating(c, dt, lock.0, input, add, state, flags, out),
+                Some(c) => lif_copy_aggregating(c, dt, lock.0, input, add, state, out),
                 None => {
                     let c = LifSlices::new(&kernel.arrays);
-                    lif_copy_aggregating(&c, dt, lock.0, input, add, state, flags, out);
+                    lif_copy_aggregating(&c, dt, lock.0, input, add, state, out);
                 }
             }
         }

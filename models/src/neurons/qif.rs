@@ -442,9 +442,9 @@ fn quadratic_neuron(
 }
 
 /// Runs [`quadratic_step`] over one batch copy and collects its spikes into `spikes`,
-/// split into parallel chunks when the copy is large enough to pay for the fork-join.
-/// Neurons are independent and spikes are collected in index order afterwards, so the
-/// result is identical for any thread count.
+/// split over the step's thread team when the copy has at least [`PARALLEL_MIN_NEURONS`]
+/// neurons. Neurons are independent and the parts' spikes are joined in index order, so
+/// the result is identical for any thread count.
 #[inline]
 pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bool>(
     c: &S,
@@ -468,13 +468,19 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
             spiked: &mut *spiked,
         };
         quadratic_step::<S, SUBTRACT, UPDATE>(c, dt, lock, input, adaptation, state);
+        collect_spikes(&spiked[..n], 0, spikes);
     } else {
         let CurrentAdaptation {
             current,
             updated,
             term,
         } = adaptation;
-        let body = |s: usize, voltage: &mut [f32], refrac: &mut [f32], flags: &mut [u8], out| {
+        let body = |s: usize,
+                    voltage: &mut [f32],
+                    refrac: &mut [f32],
+                    flags: &mut [u8],
+                    out,
+                    spikes: &mut Vec<u32>| {
             let len = voltage.len();
             let current = if SUBTRACT || UPDATE {
                 &current[s..s + len]
@@ -504,17 +510,22 @@ pub fn quadratic_copy<S: QuadraticSource, const SUBTRACT: bool, const UPDATE: bo
                 adaptation,
                 state,
             );
+            // Collected by the part itself: its flags stay in its core's cache.
+            collect_spikes(flags, s as u32, spikes);
         };
         let spiked = &mut spiked[..n];
         if UPDATE {
             let parts = (voltage, refrac, spiked, &mut updated[..n]);
-            parallel::for_each_part(parts, 0, |s, (v, r, f, out)| body(s, v, r, f, out));
+            parallel::for_each_part_collecting(parts, 0, spikes, |s, (v, r, f, out), spk| {
+                body(s, v, r, f, out, spk)
+            });
         } else {
             let parts = (voltage, refrac, spiked);
-            parallel::for_each_part(parts, 0, |s, (v, r, f)| body(s, v, r, f, &mut []));
+            parallel::for_each_part_collecting(parts, 0, spikes, |s, (v, r, f), spk| {
+                body(s, v, r, f, &mut [], spk)
+            });
         }
     }
-    collect_spikes(&spiked[..n], 0, spikes);
 }
 
 /// The QIF system ([`Phase::Integrate`]): fused integrate, threshold and reset.
