@@ -475,10 +475,6 @@ const AGGREGATE_BLOCK: usize = 1024;
 /// currents of neurons `i..` to `input` (which keeps the total, as the trace records it),
 /// then the block is integrated and its spikes collected from flags that never leave L1
 /// (nor the thread).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "a kernel adapter over the state slices"
-)]
 fn lif_copy_aggregating<S: LifSource>(
     c: &S,
     dt: f32,
