@@ -5,10 +5,16 @@
 //! about 1 µs per parallel section on this machine class, mostly in waking and stealing,
 //! which is why Ember used to stay on one thread below ~6·10⁴ neurons. While
 //! [`Simulation::run_steps`](crate::Simulation::run_steps) runs with several threads, the
-//! pool's other threads instead form a team: they wait actively (spin, then yield) for the
-//! next section, so handing out a section costs a cache-line round trip each way
-//! (≈ 0.3–0.5 µs measured on a 2-vCPU VM), as in OpenMP's active wait policy. Outside `run_steps` nothing waits and every section
-//! runs on the calling thread.
+//! pool's other threads instead form a team: they wait actively for the next section, so
+//! handing out a section costs a cache-line round trip each way (≈ 0.1–0.2 µs measured on
+//! a 2-vCPU VM, ≈ 0.3–0.5 µs per section all told), as in OpenMP's active wait policy. A
+//! member that sees no section for ~10⁴ spins (a run of small populations that never
+//! splits) goes to sleep on a condition variable and is woken by the next section, so it
+//! does not take a core from the driver for nothing. Outside `run_steps` nothing waits
+//! and every section runs on the calling thread.
+//!
+//! Kernels that produce spike lists use [`for_each_part_collecting`]: each part collects
+//! its own spikes, and only the short lists travel between cores, never the flag arrays.
 //!
 //! Kernels split their arrays with [`for_each_part`]: contiguous parts, one per team
 //! member, cut at multiples of [`PART_ALIGN`] elements. Work is cut by position only, never
@@ -21,6 +27,7 @@
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Parts are cut at multiples of this many elements (one 64-byte cache line of `f32`
 /// × 16, so neighbouring parts never share a cache line of any state array).
@@ -33,7 +40,8 @@ pub const MAX_TEAM: usize = 64;
 /// splitting over the team: a section costs ≈ 0.3–0.5 µs, such a pass ≈ 0.1 ns per element.
 pub const PARALLEL_MIN_ELEMENTS: usize = 8_192;
 
-/// Busy-wait rounds before a waiting thread starts yielding its core to the OS.
+/// Busy-wait rounds (`pause`, ~10–40 ns each) before a waiting thread gives its core back:
+/// the driver by yielding, a member by sleeping until the next section.
 const SPIN_ROUNDS: u32 = 1 << 14;
 
 /// A type-erased section: `job(k)` runs member `k`'s share.
@@ -59,6 +67,11 @@ pub(crate) struct Team {
     stop: AtomicBool,
     /// One output list per share, for [`for_each_part_collecting`].
     buffers: Box<[Line<ShareList>]>,
+    /// Members asleep (or about to sleep) on `wake`; the driver notifies when it is > 0.
+    sleepers: Line<AtomicUsize>,
+    /// Where idle members sleep: a run whose steps hand out no section for a while (small
+    /// populations only) then leaves the other cores alone instead of spinning on them.
+    wake: (Mutex<()>, Condvar),
 }
 
 /// The output list of one share (see [`Team::buffers`]).
@@ -93,6 +106,8 @@ impl Team {
             buffers: (0..size)
                 .map(|_| Line(ShareList(UnsafeCell::new(Vec::new()))))
                 .collect(),
+            sleepers: Line(AtomicUsize::new(0)),
+            wake: (Mutex::new(()), Condvar::new()),
         }
     }
 
@@ -110,7 +125,7 @@ impl Team {
                 if idle < SPIN_ROUNDS {
                     std::hint::spin_loop();
                 } else {
-                    std::thread::yield_now();
+                    self.sleep_until_after(seen);
                 }
                 continue;
             }
@@ -129,6 +144,31 @@ impl Team {
         }
     }
 
+    /// Sleeps until the epoch differs from `seen` (a new section or the stop).
+    fn sleep_until_after(&self, seen: u64) {
+        let (lock, cvar) = &self.wake;
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        // Announce the sleep before the last look at the epoch; the driver bumps the epoch
+        // before looking at `sleepers` (both sequentially consistent), so either this
+        // thread sees the new epoch or the driver sees the sleeper and notifies, which it
+        // can only do once this thread waits (it holds the lock until then).
+        self.sleepers.0.fetch_add(1, Ordering::SeqCst);
+        while self.epoch.0.load(Ordering::SeqCst) == seen {
+            guard = cvar.wait(guard).unwrap_or_else(PoisonError::into_inner);
+        }
+        self.sleepers.0.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Bumps the epoch (publishing a section or the stop) and wakes sleeping members.
+    fn publish(&self) {
+        self.epoch.0.fetch_add(1, Ordering::SeqCst);
+        if self.sleepers.0.load(Ordering::SeqCst) > 0 {
+            let (lock, cvar) = &self.wake;
+            drop(lock.lock().unwrap_or_else(PoisonError::into_inner));
+            cvar.notify_all();
+        }
+    }
+
     /// Makes this thread the team's driver for the duration of `f`, then releases the
     /// members (also if `f` panics).
     pub(crate) fn drive<R>(&self, f: impl FnOnce() -> R) -> R {
@@ -137,7 +177,7 @@ impl Team {
             fn drop(&mut self) {
                 DRIVING.with(|d| d.set(std::ptr::null()));
                 self.0.stop.store(true, Ordering::Release);
-                self.0.epoch.0.fetch_add(1, Ordering::Release);
+                self.0.publish();
             }
         }
         let _release = Release(self);
@@ -169,7 +209,7 @@ impl Team {
             unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
         unsafe { *self.job.get() = Some(erased) };
         self.pending.0.store(self.size - 1, Ordering::Relaxed);
-        self.epoch.0.fetch_add(1, Ordering::Release);
+        self.publish();
         // No nested sections while this one runs.
         DRIVING.with(|d| d.set(std::ptr::null()));
         let wait = Wait(self);
@@ -429,6 +469,28 @@ mod tests {
             assert!(v.iter().all(|&x| x == 1));
             // The team is usable again after the section.
             assert_eq!(parts(1 << 20, 0), 2);
+        });
+    }
+
+    #[test]
+    fn an_idle_member_sleeps_and_wakes_for_the_next_section() {
+        let ids = |v: &mut [u8]| {
+            let seen = Mutex::new(Vec::new());
+            for_each_part(v, 0, |_, part| {
+                part.fill(1);
+                seen.lock().unwrap().push(std::thread::current().id());
+            });
+            let mut seen = seen.into_inner().unwrap();
+            seen.dedup();
+            seen.len()
+        };
+        with_team(2, || {
+            let mut v = vec![0u8; 1 << 16];
+            assert_eq!(ids(&mut v), 2, "two threads share the section");
+            // Long enough for the member to stop spinning and sleep (SPIN_ROUNDS pauses).
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert_eq!(ids(&mut v), 2, "the sleeping member woke for its share");
+            assert!(v.iter().all(|&x| x == 1));
         });
     }
 
