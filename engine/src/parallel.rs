@@ -55,16 +55,13 @@ struct Line<T>(T);
 /// The shared state of one team (lives on the driver's stack for one `run_steps`).
 pub(crate) struct Team {
     size: usize,
-    /// Incremented once per section; members run the job when it changes.
-    epoch: Line<AtomicU64>,
-    /// The current section (valid while `pending > 0`).
-    job: UnsafeCell<Option<*const Job>>,
+    /// The epoch, the current job and the stop flag, on one line: a member learns of a
+    /// section, and finds its job, with a single cache miss.
+    published: Line<Published>,
     /// Members (other than the driver) still running the current section.
     pending: Line<AtomicUsize>,
     /// A member's share panicked.
     panicked: AtomicBool,
-    /// The driver has finished: members return.
-    stop: AtomicBool,
     /// One output list per share, for [`for_each_part_collecting`].
     buffers: Box<[Line<ShareList>]>,
     /// Members asleep (or about to sleep) on `wake`; the driver notifies when it is > 0.
@@ -72,6 +69,16 @@ pub(crate) struct Team {
     /// Where idle members sleep: a run whose steps hand out no section for a while (small
     /// populations only) then leaves the other cores alone instead of spinning on them.
     wake: (Mutex<()>, Condvar),
+}
+
+/// What the driver publishes to the members.
+struct Published {
+    /// Incremented once per section (and at the stop); members act when it changes.
+    epoch: AtomicU64,
+    /// The current section (valid while `pending > 0`).
+    job: UnsafeCell<Option<*const Job>>,
+    /// The driver has finished: members return.
+    stop: AtomicBool,
 }
 
 /// The output list of one share (see [`Team::buffers`]).
@@ -98,11 +105,13 @@ impl Team {
         let size = size.clamp(1, MAX_TEAM);
         Self {
             size,
-            epoch: Line(AtomicU64::new(0)),
-            job: UnsafeCell::new(None),
+            published: Line(Published {
+                epoch: AtomicU64::new(0),
+                job: UnsafeCell::new(None),
+                stop: AtomicBool::new(false),
+            }),
             pending: Line(AtomicUsize::new(0)),
             panicked: AtomicBool::new(false),
-            stop: AtomicBool::new(false),
             buffers: (0..size)
                 .map(|_| Line(ShareList(UnsafeCell::new(Vec::new()))))
                 .collect(),
@@ -119,7 +128,7 @@ impl Team {
         let mut seen = 0;
         let mut idle = 0u32;
         loop {
-            let epoch = self.epoch.0.load(Ordering::Acquire);
+            let epoch = self.published.0.epoch.load(Ordering::Acquire);
             if epoch == seen {
                 idle = idle.saturating_add(1);
                 if idle < SPIN_ROUNDS {
@@ -131,11 +140,11 @@ impl Team {
             }
             seen = epoch;
             idle = 0;
-            if self.stop.load(Ordering::Acquire) {
+            if self.published.0.stop.load(Ordering::Acquire) {
                 return;
             }
             // SAFETY: see `unsafe impl Sync for Team`.
-            let job = unsafe { (*self.job.get()).expect("a section is published") };
+            let job = unsafe { (*self.published.0.job.get()).expect("a section is published") };
             let job = unsafe { &*job };
             if catch_unwind(AssertUnwindSafe(|| job(k))).is_err() {
                 self.panicked.store(true, Ordering::Relaxed);
@@ -153,7 +162,7 @@ impl Team {
         // thread sees the new epoch or the driver sees the sleeper and notifies, which it
         // can only do once this thread waits (it holds the lock until then).
         self.sleepers.0.fetch_add(1, Ordering::SeqCst);
-        while self.epoch.0.load(Ordering::SeqCst) == seen {
+        while self.published.0.epoch.load(Ordering::SeqCst) == seen {
             guard = cvar.wait(guard).unwrap_or_else(PoisonError::into_inner);
         }
         self.sleepers.0.fetch_sub(1, Ordering::SeqCst);
@@ -161,7 +170,7 @@ impl Team {
 
     /// Bumps the epoch (publishing a section or the stop) and wakes sleeping members.
     fn publish(&self) {
-        self.epoch.0.fetch_add(1, Ordering::SeqCst);
+        self.published.0.epoch.fetch_add(1, Ordering::SeqCst);
         if self.sleepers.0.load(Ordering::SeqCst) > 0 {
             let (lock, cvar) = &self.wake;
             drop(lock.lock().unwrap_or_else(PoisonError::into_inner));
@@ -176,7 +185,7 @@ impl Team {
         impl Drop for Release<'_> {
             fn drop(&mut self) {
                 DRIVING.with(|d| d.set(std::ptr::null()));
-                self.0.stop.store(true, Ordering::Release);
+                self.0.published.0.stop.store(true, Ordering::Release);
                 self.0.publish();
             }
         }
@@ -207,7 +216,7 @@ impl Team {
         // the borrow alive until every member has finished with it, even when unwinding.
         let erased: *const Job =
             unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
-        unsafe { *self.job.get() = Some(erased) };
+        unsafe { *self.published.0.job.get() = Some(erased) };
         self.pending.0.store(self.size - 1, Ordering::Relaxed);
         self.publish();
         // No nested sections while this one runs.
