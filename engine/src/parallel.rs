@@ -344,12 +344,16 @@ pub fn for_each_part_collecting<S: Split>(
     // SAFETY: `k > 1`, so this thread drives `team` (live for the whole section); list `m`
     // is touched only by share `m` during the section and by the driver outside it.
     let buffers = unsafe { &(*team).buffers };
+    // Cleared here, not in the shares: rounding can leave fewer parts than `k`, and a list
+    // whose share gets no part must not carry an earlier section's indices.
+    for buf in buffers.iter().take(k) {
+        // SAFETY: no section is running.
+        unsafe { (*buf.0.0.get()).clear() };
+    }
     split_and_run(data, k, |m, start, part| {
         if let Some(buf) = buffers.get(m) {
             // SAFETY: as above; share `m` runs on exactly one thread.
-            let buf = unsafe { &mut *buf.0.0.get() };
-            buf.clear();
-            f(start, part, buf);
+            f(start, part, unsafe { &mut *buf.0.0.get() });
         }
     });
     for buf in buffers.iter().take(k) {
@@ -461,6 +465,16 @@ mod tests {
                 }
             });
         }
+        // 8 448 elements on 8 threads: parts of 1 280 (1 056 rounded up to 256), so only 7
+        // parts; the 8th list, filled by a longer section before, must not leak in.
+        with_team(8, || {
+            let mut out = Vec::new();
+            for_each_part_collecting(&flags[..], 0, &mut out, collect);
+            assert_eq!(out, serial);
+            out.clear();
+            for_each_part_collecting(&flags[..8448], 0, &mut out, collect);
+            assert_eq!(out[..], serial[..serial.partition_point(|&i| i < 8448)]);
+        });
     }
 
     #[test]
