@@ -6,12 +6,12 @@
 //! which is why Ember used to stay on one thread below ~6·10⁴ neurons. While
 //! [`Simulation::run_steps`](crate::Simulation::run_steps) runs with several threads, the
 //! pool's other threads instead form a team: they wait actively for the next section, so
-//! handing out a section costs a cache-line round trip each way (≈ 0.1–0.2 µs measured on
-//! a 2-vCPU VM, ≈ 0.3–0.5 µs per section all told), as in OpenMP's active wait policy. A
-//! member that sees no section for ~10⁴ spins (a run of small populations that never
-//! splits) goes to sleep on a condition variable and is woken by the next section, so it
-//! does not take a core from the driver for nothing. Outside `run_steps` nothing waits
-//! and every section runs on the calling thread.
+//! handing out a section costs a cache-line round trip each way (≈ 0.2 µs per section on a
+//! 2-vCPU VM, plus whatever the slower part makes the other wait), as in OpenMP's active
+//! wait policy. A member that sees no section for ~10⁴ spins (a run of small populations
+//! that never splits) goes to sleep on a condition variable and is woken by the next
+//! section, so it does not take a core from the driver for nothing. Outside `run_steps`
+//! nothing waits and every section runs on the calling thread.
 //!
 //! Kernels that produce spike lists use [`for_each_part_collecting`]: each part collects
 //! its own spikes, and only the short lists travel between cores, never the flag arrays.
@@ -37,7 +37,8 @@ pub const PART_ALIGN: usize = 256;
 pub const MAX_TEAM: usize = 64;
 
 /// The fewest elements of a light per-element pass (a decay, a sum, a LIF update) worth
-/// splitting over the team: a section costs ≈ 0.3–0.5 µs, such a pass ≈ 0.1 ns per element.
+/// splitting over the team: a section costs ≈ 0.2 µs plus the imbalance between the parts
+/// (often more on a shared VM), such a pass ≈ 0.1 ns per element.
 pub const PARALLEL_MIN_ELEMENTS: usize = 8_192;
 
 /// Busy-wait rounds (`pause`, ~10–40 ns each) before a waiting thread gives its core back:

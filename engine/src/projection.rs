@@ -368,7 +368,7 @@ pub struct ProjectionCurrent(pub Vec<f32>);
 
 /// Fewest synaptic events (spikes × fan-out) in one step for which a projection's delivery
 /// alone is split over the step's thread team by post-neuron range (a section costs
-/// ≈ 0.3–0.5 µs; an event ≈ 1–3 ns).
+/// ≈ 0.2 µs plus the parts' imbalance; an event ≈ 1–3 ns).
 pub const PARALLEL_MIN_EVENTS: usize = 1 << 12;
 
 /// Adds `scale · wᵢⱼ` to `out[j]` for every synapse i → j of every spiking pre neuron i in

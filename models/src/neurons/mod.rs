@@ -10,8 +10,8 @@ pub mod lif;
 pub mod qif;
 
 /// Below this many neurons per batch copy a kernel runs on one thread: handing a section to
-/// the step's thread team ([`ember_engine::parallel`], ≈ 0.3–0.5 µs) costs more than it saves
-/// (a light kernel updates ~10⁴ neurons per µs on this machine class).
+/// the step's thread team ([`ember_engine::parallel`], ≈ 0.2 µs plus imbalance) costs more
+/// than it saves (a light kernel updates ~10⁴ neurons per µs on this machine class).
 pub const PARALLEL_MIN_NEURONS: usize = 8_192;
 
 /// Inferno's refractory countdown `max(r − Δt, 0)` applied to `r_minus_dt = r − Δt`, with
