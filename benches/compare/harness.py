@@ -631,6 +631,11 @@ def main(argv=None) -> int:
     hl("CUBA 4 000, Ember loop vs Brian2 loop", ratio("cuba_N4000", "brian2_t1", "loop"))
     hl("CUBA 64 000, Ember loop vs Brian2 loop", ratio("cuba_N64000", "brian2_t1", "loop"))
     st = all_stats.get("cuba_N64000", {})
+    if st.get("ember_t2") and st.get("brian2_t1") and st["ember_t2"]["loop"] and st["brian2_t1"]["loop"]:
+        headline.append(
+            "- CUBA 64 000, Ember loop on 2 threads vs Brian2 loop (Brian2 on 1 thread, "
+            f"as built here): **{st['brian2_t1']['loop'] / st['ember_t2']['loop']:.2f}×**"
+        )
     if st.get("ember_t1") and st.get("ember_t2") and st["ember_t1"]["loop"] and st["ember_t2"]["loop"]:
         headline.append(
             f"- CUBA 64 000, Ember loop on 2 threads vs 1 thread: **{st['ember_t1']['loop'] / st['ember_t2']['loop']:.2f}×**"
