@@ -219,7 +219,8 @@ impl LifSource for LifSlices<'_> {
 }
 
 /// The precomputed kernel state of a LIF population: coefficients for its Δt and a
-/// scratch array of spike flags (one byte per neuron).
+/// array of the step's spike flags (one byte per neuron), filled by [`lif_copy`] for models
+/// that read the flags after the update (plain LIF uses a per-block stack buffer instead).
 #[derive(Component, Clone, Debug)]
 pub struct LifKernel {
     pub(crate) uniform: Option<LifCoefficients>,
@@ -427,9 +428,10 @@ impl<S: LifSource> LifSource for WithThreshold<'_, S> {
 }
 
 /// Runs [`lif_step`] over one batch copy and collects its spikes, split over the step's
-/// thread team ([`parallel::for_each_part`]) when the copy is large enough to pay for it.
-/// Neurons are independent and spikes are collected in index order afterwards, so the
-/// result is identical for any thread count.
+/// thread team ([`parallel::for_each_part_collecting`]) when the copy is large enough to pay
+/// for it. Neurons are independent and each part's spikes are joined in index order, so the
+/// result is identical for any thread count; `flags` keeps the step's spike flags for
+/// models that read them afterwards (the adaptive threshold).
 #[expect(
     clippy::too_many_arguments,
     reason = "a kernel adapter over the state slices"
