@@ -218,9 +218,9 @@ impl LifSource for LifSlices<'_> {
     }
 }
 
-/// The precomputed kernel state of a LIF population: coefficients for its Δt and a
-/// array of the step's spike flags (one byte per neuron), filled by [`lif_copy`] for models
-/// that read the flags after the update (plain LIF uses a per-block stack buffer instead).
+/// The precomputed kernel state of a LIF population: coefficients for its Δt and an
+/// array of the step's spike flags (one byte per neuron), filled for models that read the
+/// flags after the update (plain LIF uses a per-block stack buffer instead).
 #[derive(Component, Clone, Debug)]
 pub struct LifKernel {
     pub(crate) uniform: Option<LifCoefficients>,
