@@ -468,21 +468,116 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     );
 }
 
-/// Neurons per block of the fused aggregation: the block's input is summed with the
-/// incoming currents, then integrated while it is still in L1.
+/// Neurons per block of the fused aggregation when the incoming currents are added in a
+/// separate sweep (more than [`MAX_FUSED_CURRENTS`] projections): the block's input is
+/// summed with them, then integrated while it is still in L1.
 const AGGREGATE_BLOCK: usize = 1024;
 
+/// The most incoming projection currents [`lif_step_summing`] adds inside the neuron loop;
+/// a population with more adds them block by block before integrating (same order, same
+/// sums).
+const MAX_FUSED_CURRENTS: usize = 4;
+
+/// A fixed number of incoming projection currents (nA, one slice each, in creation order)
+/// that [`lif_step_summing`] adds inside the neuron loop. Tuples of slices rather than an
+/// array: each slice stays a local whose length the compiler knows, so the loop vectorises
+/// without a bounds-checked scalar tail.
+trait CurrentSum: Copy {
+    /// The same currents restricted to neurons `..n`.
+    fn prefix(self, n: usize) -> Self;
+    /// `(…((x + c₀ᵢ) + c₁ᵢ) + …)`: the currents of neuron `i` added to `x` in order.
+    fn add_to(&self, i: usize, x: f32) -> f32;
+}
+
+impl CurrentSum for () {
+    #[inline(always)]
+    fn prefix(self, _n: usize) -> Self {}
+    #[inline(always)]
+    fn add_to(&self, _i: usize, x: f32) -> f32 {
+        x
+    }
+}
+
+/// [`CurrentSum`] for tuples of one or more slices.
+macro_rules! current_sum_tuple {
+    ($($c:ident: $t:ty),+) => {
+        impl CurrentSum for ($($t,)+) {
+            #[inline(always)]
+            fn prefix(self, n: usize) -> Self {
+                let ($($c,)+) = self;
+                ($(&$c[..n],)+)
+            }
+            #[inline(always)]
+            fn add_to(&self, i: usize, x: f32) -> f32 {
+                let ($($c,)+) = self;
+                x $(+ $c[i])+
+            }
+        }
+    };
+}
+current_sum_tuple!(c0: &[f32]);
+current_sum_tuple!(c0: &[f32], c1: &[f32]);
+current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32]);
+current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32], c3: &[f32]);
+
+/// [`lif_step`] with the `Sum` aggregation inside the neuron loop: neuron `i` integrates
+/// `x = (…((inputᵢ + c₀ᵢ) + c₁ᵢ) + …)` (the incoming projection currents in creation order,
+/// nA, the order of [`ember_engine::aggregate::add_incoming`]) and `inputᵢ` keeps `x`, as
+/// the trace records it. One sweep instead of one per projection plus one.
+#[inline(always)]
+fn lif_step_summing<S: LifSource>(
+    c: &S,
+    dt: f32,
+    refrac_lock: bool,
+    input: &mut [f32],
+    currents: impl CurrentSum,
+    state: LifState<'_>,
+    spiked: &mut [u8],
+) {
+    let LifState { voltage, refrac } = state;
+    let n = voltage.len();
+    let (input, refrac, spiked) = (&mut input[..n], &mut refrac[..n], &mut spiked[..n]);
+    let currents = currents.prefix(n);
+    let c = &c.prefix(n);
+    for i in 0..n {
+        let x = currents.add_to(i, input[i]);
+        input[i] = x;
+        let spike = lif_neuron(
+            &c.at(i),
+            &ConstantReset,
+            i,
+            dt,
+            refrac_lock,
+            x,
+            &mut voltage[i],
+            &mut refrac[i],
+        );
+        spiked[i] = u8::from(spike);
+    }
+}
+
+/// The incoming projection currents of one batch copy that a fused LIF pass adds (each
+/// slice covers the copy's neurons, in creation order).
+#[derive(Clone, Copy)]
+enum Incoming<'a> {
+    /// At most [`MAX_FUSED_CURRENTS`]: added inside the neuron loop.
+    Fused([&'a [f32]; MAX_FUSED_CURRENTS], usize),
+    /// More: `add(i, block)` adds them to the block of neurons `i..` before it is
+    /// integrated (called once per block, not per neuron).
+    Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
+}
+
 /// [`lif_copy`] with the population's `Sum` aggregation fused in
-/// ([`ember_engine::FusedAggregation`]): block by block, `add(i, block)` adds the incoming
-/// currents of neurons `i..` to `input` (which keeps the total, as the trace records it),
-/// then the block is integrated and its spikes collected from flags that never leave L1
-/// (nor the thread).
+/// ([`ember_engine::FusedAggregation`]): each part adds the incoming currents of its
+/// neurons to `input` (which keeps the total, as the trace records it) in the same sweep
+/// that integrates them ([`lif_step_summing`]), then collects its spikes from flags that
+/// never leave L1 (nor the thread).
 fn lif_copy_aggregating<S: LifSource>(
     c: &S,
     dt: f32,
     lock: bool,
     input: &mut [f32],
-    add: impl Fn(usize, &mut [f32]) + Sync,
+    incoming: Incoming<'_>,
     state: LifState<'_>,
     spikes: &mut Vec<u32>,
 ) {
@@ -501,10 +596,37 @@ fn lif_copy_aggregating<S: LifSource>(
                 let len = AGGREGATE_BLOCK.min(rest.len());
                 let (block, tail) = rest.split_at(len);
                 let (voltage, refrac, input) = block;
-                add(at, &mut *input);
                 let state = LifState { voltage, refrac };
                 let flags = &mut flags[..len];
-                lif_step(&c.offset(at), &ConstantReset, dt, lock, input, state, flags);
+                let c = &c.offset(at);
+                let cur = |k: usize| match incoming {
+                    Incoming::Fused(slices, _) => &slices[k][at..at + len],
+                    Incoming::Blockwise(..) => &[][..],
+                };
+                match incoming {
+                    Incoming::Fused(_, 0) => {
+                        lif_step_summing(c, dt, lock, input, (), state, flags);
+                    }
+                    Incoming::Fused(_, 1) => {
+                        lif_step_summing(c, dt, lock, input, (cur(0),), state, flags);
+                    }
+                    Incoming::Fused(_, 2) => {
+                        let currents = (cur(0), cur(1));
+                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                    }
+                    Incoming::Fused(_, 3) => {
+                        let currents = (cur(0), cur(1), cur(2));
+                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                    }
+                    Incoming::Fused(..) => {
+                        let currents = (cur(0), cur(1), cur(2), cur(3));
+                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                    }
+                    Incoming::Blockwise(add) => {
+                        add(at, &mut *input);
+                        lif_step_summing(c, dt, lock, input, (), state, flags);
+                    }
+                }
                 collect_spikes(flags, at as u32, spikes);
                 at += len;
                 rest = tail;
@@ -535,26 +657,37 @@ pub fn lif_system(
     for (pop, mut kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
         let kernel = &mut *kernel;
+        // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
+        // currents are added here (other rules were aggregated in `Phase::Aggregate`).
+        let sources = incoming
+            .filter(|_| agg.fused())
+            .map_or(&[][..], IncomingProjections::entities);
+        let count = sources.iter().filter(|&&p| currents.contains(p)).count();
+        let mut fused = [&[][..]; MAX_FUSED_CURRENTS];
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
             let input = &mut input.0[range.clone()];
+            let add =
+                |i: usize, block: &mut [f32]| add_incoming(block, b * n + i, incoming, &currents);
+            let incoming = if count > MAX_FUSED_CURRENTS {
+                Incoming::Blockwise(&add)
+            } else {
+                let slices = sources.iter().filter_map(|&p| currents.get(p).ok());
+                for (slot, c) in fused.iter_mut().zip(slices) {
+                    *slot = &c.0[range.clone()];
+                }
+                Incoming::Fused(fused, count)
+            };
             let state = LifState {
                 voltage: &mut v.0[range.clone()],
                 refrac: &mut r.0[range],
             };
             let out = spikes.batch_mut(b);
-            // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
-            // currents are added here (other rules were aggregated in `Phase::Aggregate`).
-            let add = |i: usize, block: &mut [f32]| {
-                if agg.fused() {
-                    add_incoming(block, b * n + i, incoming, &currents);
-                }
-            };
             match &kernel.uniform {
-                Some(c) => lif_copy_aggregating(c, dt, lock.0, input, add, state, out),
+                Some(c) => lif_copy_aggregating(c, dt, lock.0, input, incoming, state, out),
                 None => {
                     let c = LifSlices::new(&kernel.arrays);
-                    lif_copy_aggregating(&c, dt, lock.0, input, add, state, out);
+                    lif_copy_aggregating(&c, dt, lock.0, input, incoming, state, out);
                 }
             }
         }
