@@ -523,7 +523,9 @@ current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32], c3: &[f32]);
 /// [`lif_step`] with the `Sum` aggregation inside the neuron loop: neuron `i` integrates
 /// `x = (…((inputᵢ + c₀ᵢ) + c₁ᵢ) + …)` (the incoming projection currents in creation order,
 /// nA, the order of [`ember_engine::aggregate::add_incoming`]) and `inputᵢ` keeps `x`, as
-/// the trace records it. One sweep instead of one per projection plus one.
+/// the trace records it. One sweep instead of one per projection plus one. Returns whether
+/// any neuron spiked (the OR of the flags, vectorised with the loop), so a block without
+/// spikes skips [`collect_spikes`].
 #[inline(always)]
 fn lif_step_summing<S: LifSource>(
     c: &S,
@@ -533,12 +535,13 @@ fn lif_step_summing<S: LifSource>(
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u8],
-) {
+) -> bool {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
     let (input, refrac, spiked) = (&mut input[..n], &mut refrac[..n], &mut spiked[..n]);
     let currents = currents.prefix(n);
     let c = &c.prefix(n);
+    let mut any = 0u8;
     for i in 0..n {
         let x = currents.add_to(i, input[i]);
         input[i] = x;
@@ -553,7 +556,9 @@ fn lif_step_summing<S: LifSource>(
             &mut refrac[i],
         );
         spiked[i] = u8::from(spike);
+        any |= u8::from(spike);
     }
+    any != 0
 }
 
 /// The incoming projection currents of one batch copy that a fused LIF pass adds (each
@@ -603,31 +608,31 @@ fn lif_copy_aggregating<S: LifSource>(
                     Incoming::Fused(slices, _) => &slices[k][at..at + len],
                     Incoming::Blockwise(..) => &[][..],
                 };
-                match incoming {
-                    Incoming::Fused(_, 0) => {
-                        lif_step_summing(c, dt, lock, input, (), state, flags);
-                    }
+                let any = match incoming {
+                    Incoming::Fused(_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
                     Incoming::Fused(_, 1) => {
-                        lif_step_summing(c, dt, lock, input, (cur(0),), state, flags);
+                        lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
                     }
                     Incoming::Fused(_, 2) => {
                         let currents = (cur(0), cur(1));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                        lif_step_summing(c, dt, lock, input, currents, state, flags)
                     }
                     Incoming::Fused(_, 3) => {
                         let currents = (cur(0), cur(1), cur(2));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                        lif_step_summing(c, dt, lock, input, currents, state, flags)
                     }
                     Incoming::Fused(..) => {
                         let currents = (cur(0), cur(1), cur(2), cur(3));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags);
+                        lif_step_summing(c, dt, lock, input, currents, state, flags)
                     }
                     Incoming::Blockwise(add) => {
                         add(at, &mut *input);
-                        lif_step_summing(c, dt, lock, input, (), state, flags);
+                        lif_step_summing(c, dt, lock, input, (), state, flags)
                     }
+                };
+                if any {
+                    collect_spikes(flags, at as u32, spikes);
                 }
-                collect_spikes(flags, at as u32, spikes);
                 at += len;
                 rest = tail;
             }
