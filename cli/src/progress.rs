@@ -17,10 +17,8 @@ use ember_engine::{ScheduleError, Simulation};
 pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 /// The bar is redrawn at most this often.
 const REDRAW_EVERY: Duration = Duration::from_millis(100);
-/// A chunk of steps aims at about this much wall time …
+/// A chunk of steps aims at about this much wall time.
 const CHUNK_WALL_TIME: Duration = Duration::from_millis(50);
-/// … and at most this fraction of the run (1%).
-const MAX_CHUNKS_FRACTION: u64 = 100;
 /// Width of the bar, characters.
 const BAR_WIDTH: usize = 30;
 
@@ -42,6 +40,11 @@ impl Progress {
             start: Instant::now(),
             last_draw: None,
         }
+    }
+
+    /// Whether this bar may be drawn (see [`Progress::wanted`]).
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
     }
 
     /// True if a bar should be shown: stderr is a terminal and `CI` is not set.
@@ -121,15 +124,20 @@ fn seconds(s: f64) -> String {
     }
 }
 
-/// Runs `steps` steps of `sim` in chunks of about 50 ms of wall time (at most 1% of the run
-/// each), reporting the steps done to `progress` after each chunk. The result is the same as
-/// one `sim.run_steps(steps)`.
+/// Runs `steps` steps of `sim`, reporting the steps done to `progress`. The result is the
+/// same as one `sim.run_steps(steps)`, which is what runs when the bar is disabled: each
+/// call of [`Simulation::run_steps`] hands the loop to the step's thread team and back
+/// (≈ 20–100 µs), which a run of 10 000 short steps would feel if it were cut into many
+/// chunks. With the bar enabled the chunks grow (×4 at most each time) towards about 50 ms
+/// of wall time, so the bar moves smoothly at a cost below 0.2 % of the run.
 pub fn run_in_chunks(
     sim: &mut Simulation,
     steps: u64,
     progress: &mut Progress,
 ) -> Result<(), ScheduleError> {
-    let max_chunk = steps.div_ceil(MAX_CHUNKS_FRACTION).max(1);
+    if !progress.is_enabled() {
+        return sim.run_steps(steps);
+    }
     let mut chunk = 1u64;
     let mut done = 0u64;
     while done < steps {
@@ -146,7 +154,7 @@ pub fn run_in_chunks(
         } else {
             u64::MAX
         };
-        chunk = target.clamp(1, n.saturating_mul(4)).min(max_chunk);
+        chunk = target.clamp(1, n.saturating_mul(4));
     }
     progress.finish();
     Ok(())

@@ -553,7 +553,9 @@ fn progress_chunks_match_a_single_run_in_the_library_too() {
     let (mut a, h) = run::build("a", &sc, 1).unwrap();
     let (mut b, _) = run::build("b", &sc, 1).unwrap();
     a.run_steps(h.steps).unwrap();
-    let mut bar = ember_cli::progress::Progress::new(h.steps, false);
+    // An enabled bar makes the steps run in several growing chunks (it draws only after a
+    // second, so this short run prints nothing).
+    let mut bar = ember_cli::progress::Progress::new(h.steps, true);
     ember_cli::progress::run_in_chunks(&mut b, h.steps, &mut bar).unwrap();
     for &(_, rec) in &h.spike_recorders {
         assert_eq!(a.recorded_spikes(rec), b.recorded_spikes(rec));
