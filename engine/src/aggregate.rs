@@ -8,9 +8,10 @@
 //! A population without incoming projections receives nothing from this phase.
 //!
 //! A neuron model may instead fuse the `Sum` rule into its own pass over the neurons
-//! ([`FusedAggregation`], used by `lif`): it adds the currents block by block right before
-//! integrating, in the same order, so the input and the results are bit-identical while
-//! the input array is swept once instead of twice (and, on a thread team, one parallel
+//! ([`FusedAggregation`], used by `lif`): it adds the currents inside its neuron loop
+//! (or, with many projections, block by block right before integrating), in the same
+//! order, so the input and the results are bit-identical while the input array is swept
+//! once instead of once per projection plus once (and, on a thread team, one parallel
 //! section is saved per population and step).
 
 use bevy_ecs::prelude::*;

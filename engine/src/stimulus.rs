@@ -264,7 +264,7 @@ impl SineStimulus {
 /// Draw number d covers steps `start_step + d·interval_steps …` up to the next draw. The
 /// value for neuron j (population index) of batch copy b in draw d is `mean + std · z`,
 /// where neurons 2i and 2i + 1 share one Box–Muller pair
-/// ([`normal_pair_f32`](crate::rng::normal_pair_f32)) of the first 64 bits of stream
+/// ([`normal_pair_f32`]) of the first 64 bits of stream
 /// `(seed, family name, d·size·batch + b·size + 2i)`: z is its first value for the even
 /// neuron and its second for the odd one; `mean + std · z` is computed in f32. It depends on nothing but that identity: not
 /// on the thread count, the other neurons selected or other stimuli.

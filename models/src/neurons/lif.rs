@@ -468,9 +468,10 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     );
 }
 
-/// Neurons per block of the fused aggregation when the incoming currents are added in a
-/// separate sweep (more than [`MAX_FUSED_CURRENTS`] projections): the block's input is
-/// summed with them, then integrated while it is still in L1.
+/// Neurons per block of the fused LIF pass: each block's spike flags (1 KiB on the stack)
+/// are collected right after it is integrated, while they are in L1; with more than
+/// [`MAX_FUSED_CURRENTS`] projections the block's input is also summed with their currents
+/// just before (still in L1 when integrated).
 const AGGREGATE_BLOCK: usize = 1024;
 
 /// The most incoming projection currents [`lif_step_summing`] adds inside the neuron loop;
