@@ -649,7 +649,7 @@ pub fn lif_system(
     clock: Res<Clock>,
     mut q: Query<(
         &Population,
-        &mut LifKernel,
+        &LifKernel,
         &RefracLock,
         &mut SynapticInput,
         &mut Voltage,
@@ -660,9 +660,8 @@ pub fn lif_system(
     currents: Query<&ProjectionCurrent>,
 ) {
     let dt = clock.dt();
-    for (pop, mut kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
+    for (pop, kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
-        let kernel = &mut *kernel;
         // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
         // currents are added here (other rules were aggregated in `Phase::Aggregate`).
         let sources = incoming
