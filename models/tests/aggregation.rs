@@ -3,7 +3,7 @@
 
 use ember_engine::prelude::*;
 use ember_engine::{AggregateRule, PopulationOptions};
-use ember_models::{DeltaCurrent, Exact, Lif, register_all};
+use ember_models::{DeltaCurrent, Exact, Lif, Poisson, register_all};
 
 /// Two drivers spike in step 0; their delta projections (weights 2 and 3, Q = 1, Δt = 1)
 /// deliver 2 nA and 3 nA in step 1 to a post neuron that also gets a 0.5 nA stimulus.
@@ -57,13 +57,17 @@ fn every_rule_combines_the_projection_currents_and_adds_stimuli() {
     assert_eq!(input_in_step_1(shunt), 0.5 + 0.5);
 }
 
-/// `k` driver populations of `n` neurons spike every step and project one to one, with
-/// per-synapse weights whose magnitudes make the f32 sum depend on its order, onto a LIF
-/// population; `rule` aggregates them. Returns the LIF input and voltage of steps 0–3,
+/// `k` Poisson driver populations of `n` neurons (400 Hz at Δt = 1 ms, so each copy of
+/// the batch sees its own spikes) project one to one, with per-synapse weights whose
+/// magnitudes make the f32 sum depend on its order, onto a LIF population; `rule`
+/// aggregates them. Returns the LIF input and voltage of steps 0–5 for both batch copies,
 /// neuron by neuron.
 fn lif_input_and_voltage(k: usize, n: u32, rule: AggregateRule) -> Vec<(f32, f32)> {
+    const STEPS: usize = 6;
+    const BATCH: usize = 2;
     let mut sim = Simulation::new(SimConfig {
         step_time: 1.0,
+        batch_size: BATCH as u32,
         ..Default::default()
     })
     .unwrap();
@@ -79,9 +83,8 @@ fn lif_input_and_voltage(k: usize, n: u32, rule: AggregateRule) -> Vec<(f32, f32
     for (p, scale) in scales.iter().take(k).enumerate() {
         let name = format!("driver{p}");
         let pre = sim
-            .add_population(&name, n, Exact::new(-60.0, -40.0), Default::default())
+            .add_population(&name, n, Poisson::new(400.0), Default::default())
             .unwrap();
-        sim.add_current(pre, 1.0.into(), 0.0, None, None).unwrap();
         // A different weight per neuron, so a part or block read at the wrong offset shows.
         let w = (0..n)
             .map(|i| scale * (1.0 + f64::from((i * 7 + p as u32 * 13) % 31) / 17.0))
@@ -93,19 +96,24 @@ fn lif_input_and_voltage(k: usize, n: u32, rule: AggregateRule) -> Vec<(f32, f32
     }
     let vars = vec![TraceVariable::Input, TraceVariable::Voltage];
     let tr = sim.record_trace(post, vars, None, 1).unwrap();
-    sim.run_steps(4).unwrap();
+    sim.run_steps(STEPS as u64).unwrap();
     let t = sim.trace(tr).unwrap();
-    (0..4)
-        .flat_map(|s| (0..n as usize).map(move |j| (s, j)))
-        .map(|(s, j)| (t.value(s, 0, 0, j, 1), t.value(s, 1, 0, j, 1)))
-        .collect()
+    let mut out = Vec::new();
+    for s in 0..STEPS {
+        for b in 0..BATCH {
+            for j in 0..n as usize {
+                out.push((t.value(s, 0, b, j, BATCH), t.value(s, 1, b, j, BATCH)));
+            }
+        }
+    }
+    out
 }
 
 /// LIF adds a `Sum` of its incoming currents inside its own neuron loop (up to four
 /// currents in the loop, more block by block). Both paths must give bit for bit what the
 /// separate aggregation phase gives (a custom rule that sums in creation order; no
 /// stimulus on the LIF, so both start from 0), for any number of projections, over a
-/// population that spans several blocks and ends off a vector width.
+/// population that spans several blocks and ends off a vector width, in a batch of two.
 #[test]
 fn lif_fused_sum_matches_the_aggregation_phase_bit_for_bit() {
     let ordered_sum = AggregateRule::Custom(|c| c.iter().fold(0.0, |acc, x| acc + x));
@@ -115,16 +123,28 @@ fn lif_fused_sum_matches_the_aggregation_phase_bit_for_bit() {
         let phase = lif_input_and_voltage(k, n, ordered_sum);
         assert_eq!(fused.len(), phase.len());
         for (i, (f, p)) in fused.iter().zip(&phase).enumerate() {
-            let (s, j) = (i / n as usize, i % n as usize);
+            let (s, b, j) = (i / (2 * n as usize), i / n as usize % 2, i % n as usize);
             assert_eq!(
                 (f.0.to_bits(), f.1.to_bits()),
                 (p.0.to_bits(), p.1.to_bits()),
-                "{k} projections, step {s}, neuron {j}: fused {f:?}, aggregation phase {p:?}"
+                "{k} projections, step {s}, copy {b}, neuron {j}: \
+                 fused {f:?}, aggregation phase {p:?}"
             );
         }
-        // The comparison is not vacuous: from step 1 on the currents arrive.
+        // The comparison is not vacuous: currents arrive, and the two batch copies differ.
         if k > 0 {
-            assert!(fused[n as usize..].iter().all(|&(x, _)| x != 0.0));
+            let per_step = 2 * n as usize;
+            let nonzero = fused.iter().filter(|&&(x, _)| x != 0.0).count();
+            assert!(
+                nonzero > fused.len() / 5,
+                "{k} projections: {nonzero} non-zero inputs"
+            );
+            let step3 = &fused[3 * per_step..4 * per_step];
+            let (copy0, copy1) = step3.split_at(n as usize);
+            assert_ne!(
+                copy0, copy1,
+                "{k} projections: batch copies got the same input"
+            );
         }
     }
 }
