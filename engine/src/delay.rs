@@ -21,9 +21,9 @@ use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::parallel;
+use crate::parallel::{self, Split};
 use crate::population::Spikes;
-use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_spikes, prepare_and_deliver};
+use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_between, deliver_spikes};
 use crate::value::Param;
 
 /// How a delay between two steps is rounded to whole steps.
@@ -231,8 +231,8 @@ pub fn deliver_copy(
 }
 
 /// [`deliver_copy`] preceded by `prepare(lo, part)` on each part of `out`, in one parallel
-/// section when `out.len() ≥ min_len` (see [`prepare_and_deliver`]): synapse models pass
-/// their per-step decay here.
+/// section when `out.len() ≥ min_len` (see [`crate::projection::prepare_and_deliver`]):
+/// synapse models pass their per-step decay here.
 #[expect(
     clippy::too_many_arguments,
     reason = "deliver_copy's arguments plus the fused pass"
@@ -248,22 +248,64 @@ pub fn prepare_and_deliver_copy(
     min_len: usize,
     prepare: impl Fn(usize, &mut [f32]) + Sync,
 ) {
+    let finish = |_: usize, _: &mut [f32], _: ()| {};
+    deliver_copy_between(
+        conn,
+        weights,
+        pre,
+        line,
+        b,
+        scale,
+        out,
+        (),
+        min_len,
+        prepare,
+        finish,
+    );
+}
+
+/// [`prepare_and_deliver_copy`] followed by `finish(lo, part, aux_part)` on each part, in
+/// the same section (see [`deliver_between`]): `aux` holds arrays as long as `out`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "prepare_and_deliver_copy's arguments plus the finishing pass"
+)]
+pub fn deliver_copy_between<A: Split>(
+    conn: &Connectivity,
+    weights: &Weights,
+    pre: Option<&Spikes>,
+    line: Option<&mut DelayLine>,
+    b: usize,
+    scale: f32,
+    out: &mut [f32],
+    aux: A,
+    min_len: usize,
+    prepare: impl Fn(usize, &mut [f32]) + Sync,
+    finish: impl Fn(usize, &mut [f32], A) + Sync,
+) {
     match line {
         Some(line) => {
-            let parts = (out, line.arrivals_mut(b));
-            parallel::for_each_part(parts, min_len, |lo, (out, arrivals)| {
+            let parts = (out, line.arrivals_mut(b), aux);
+            parallel::for_each_part(parts, min_len, |lo, (out, arrivals, aux)| {
                 prepare(lo, &mut *out);
                 for (o, a) in out.iter_mut().zip(arrivals) {
                     *o += scale * *a;
                     *a = 0.0;
                 }
+                finish(lo, out, aux);
             });
         }
         None => match pre {
             Some(pre) => {
-                prepare_and_deliver(conn, weights, pre.batch(b), scale, out, min_len, prepare);
+                let spikes = pre.batch(b);
+                deliver_between(
+                    conn, weights, spikes, scale, out, aux, min_len, prepare, finish,
+                );
             }
-            None => parallel::for_each_part(out, min_len, prepare),
+            None => parallel::for_each_part((out, aux), min_len, |lo, (out, aux)| {
+                prepare(lo, &mut *out);
+                finish(lo, out, aux);
+            }),
         },
     }
 }

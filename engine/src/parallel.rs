@@ -282,6 +282,16 @@ impl<T: Sync> Split for &[T] {
     }
 }
 
+/// No data: as long as any other member of a tuple (for callers with nothing to pass).
+impl Split for () {
+    fn len(&self) -> usize {
+        usize::MAX
+    }
+    fn split_at(self, _mid: usize) -> (Self, Self) {
+        ((), ())
+    }
+}
+
 macro_rules! split_tuple {
     ($($name:ident $idx:tt),+) => {
         impl<$($name: Split),+> Split for ($($name,)+) {

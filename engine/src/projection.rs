@@ -407,6 +407,40 @@ pub fn prepare_and_deliver(
     min_len: usize,
     prepare: impl Fn(usize, &mut [f32]) + Sync,
 ) {
+    let finish = |_: usize, _: &mut [f32], _: ()| {};
+    deliver_between(
+        conn,
+        weights,
+        spikes,
+        scale,
+        out,
+        (),
+        min_len,
+        prepare,
+        finish,
+    );
+}
+
+/// [`prepare_and_deliver`] followed by `finish(lo, part, aux_part)` on each part, where
+/// `aux_part` is the same range of `aux` (arrays as long as `out`, e.g. a conductance and
+/// the post voltage): a synapse model whose output is computed from what was delivered does
+/// it in the same section, on the same thread, while the part is in cache. `finish` must
+/// act on each element independently of the others.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "prepare_and_deliver's arguments plus the finishing pass"
+)]
+pub fn deliver_between<A: parallel::Split>(
+    conn: &Connectivity,
+    weights: &Weights,
+    spikes: &[u32],
+    scale: f32,
+    out: &mut [f32],
+    aux: A,
+    min_len: usize,
+    prepare: impl Fn(usize, &mut [f32]) + Sync,
+    finish: impl Fn(usize, &mut [f32], A) + Sync,
+) {
     let splittable = !matches!(conn.layout, Layout::Sparse { sorted: false, .. });
     let min_len = if parallel::parts(out.len(), min_len) > 1 {
         min_len
@@ -423,13 +457,17 @@ pub fn prepare_and_deliver(
         usize::MAX
     };
     if splittable {
-        parallel::for_each_part(out, min_len, |lo, part| {
-            prepare(lo, part);
-            deliver_range(conn, weights, spikes, scale, lo, part);
+        parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
+            prepare(lo, &mut *part);
+            deliver_range(conn, weights, spikes, scale, lo, &mut *part);
+            finish(lo, part, aux);
         });
     } else {
         parallel::for_each_part(&mut *out, min_len, &prepare);
         deliver_range(conn, weights, spikes, scale, 0, out);
+        parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
+            finish(lo, part, aux);
+        });
     }
 }
 

@@ -9,7 +9,7 @@
 
 use ember_engine::bevy_ecs::entity::Entity;
 use ember_engine::prelude::*;
-use ember_engine::{ProjectionCurrent, ProjectionId, SynapseModel};
+use ember_engine::{PopulationOptions, ProjectionCurrent, ProjectionId, SynapseModel};
 use ember_models::synapses::conductance::SynapticConductance;
 use ember_models::synapses::double_exponential::DoubleExponentialState;
 use ember_models::{
@@ -628,4 +628,77 @@ fn both_synapses_schedule_without_ambiguities() {
         sim.synapse_models()
             .contains(&"single_exponential_conductance")
     );
+}
+
+/// A recurrent conductance network large enough (20 000 post neurons) for the synapse
+/// system to split its post range over a team of two: conductance, current and voltages
+/// after `steps` steps, and the spike count.
+fn big_conductance_run(threads: usize, steps: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, u64) {
+    let mut sim = Simulation::new(SimConfig {
+        step_time: 0.1,
+        threads,
+        ..Default::default()
+    })
+    .unwrap();
+    register_all(&mut sim);
+    let n = 20_000;
+    let lif = Lif::new(-49.0, -60.0, -50.0, 5.0, 20.0);
+    let init = PopulationOptions {
+        // Spread over [−60, −50) mV so the neurons do not fire in lockstep.
+        voltage: Some(Param::PerElement(
+            (0..n)
+                .map(|i| -60.0 + (i * 7919 % 1000) as f32 / 100.0)
+                .collect(),
+        )),
+        ..Default::default()
+    };
+    let pop = sim.add_population("pop", n, lif, init).unwrap();
+    let proj = sim
+        .add_projection(
+            None,
+            pop,
+            pop,
+            &ConnectRule::FixedProbability {
+                p: 0.004,
+                autapses: false,
+            },
+            ValueSpec::Uniform { lo: 0.0, hi: 0.012 },
+            SingleExponentialConductance {
+                time_constant: 5.0,
+                reversal_v: 0.0,
+            },
+        )
+        .unwrap();
+    let spikes = sim.record_spikes(pop).unwrap();
+    sim.run_steps(steps).unwrap();
+    let g = sim
+        .get_projection::<SynapticConductance>(proj)
+        .unwrap()
+        .0
+        .clone();
+    let current = sim
+        .get_projection::<ProjectionCurrent>(proj)
+        .unwrap()
+        .0
+        .clone();
+    let v = sim.get::<Voltage>(pop).unwrap().0.clone();
+    (g, current, v, sim.recorded_spikes(spikes).len() as u64)
+}
+
+/// The conductance system clears, delivers and updates each part of the post range on
+/// the thread that owns it; the results must not depend on the thread count.
+#[test]
+fn large_conductance_projection_is_identical_on_1_and_2_threads() {
+    let one = big_conductance_run(1, 200);
+    let two = big_conductance_run(2, 200);
+    assert!(
+        one.3 > 1_000,
+        "{} spikes: the network must be active",
+        one.3
+    );
+    assert!(one.0.iter().any(|&g| g > 0.0), "no conductance");
+    assert!(one.0 == two.0, "conductances differ");
+    assert!(one.1 == two.1, "currents differ");
+    assert!(one.2 == two.2, "voltages differ");
+    assert_eq!(one.3, two.3);
 }

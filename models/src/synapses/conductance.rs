@@ -43,8 +43,9 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::deliver_copy;
+use ember_engine::delay::deliver_copy_between;
 use ember_engine::model::ClearHook;
+use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
@@ -95,6 +96,9 @@ type ConductanceProjection<'a> = (
 /// The conductance system ([`Phase::Synapses`]): delivers the pre population's previous-step
 /// spikes, advances the conductances and writes `g·(E_rev − V)` into `ProjectionCurrent`,
 /// reading the post population's `Voltage` (written only later, in [`Phase::Integrate`]).
+/// On a thread team each thread does all three for its own range of post neurons, in one
+/// section ([`deliver_copy_between`]), so the arrays stay in that thread's cache for the
+/// neuron pass that follows.
 pub fn single_exponential_conductance_system(
     spikes: Query<&Spikes>,
     voltages: Query<&Voltage>,
@@ -106,8 +110,8 @@ pub fn single_exponential_conductance_system(
             continue;
         };
         debug_assert_eq!(v.0.len(), out.0.len());
-        out.0.fill(0.0);
         let pre = spikes.get(from.0).ok();
+        let (decay, reversal_v) = (decay.0, syn.reversal_v);
         for (b, ((drive, g), v)) in out
             .0
             .chunks_exact_mut(post)
@@ -115,9 +119,21 @@ pub fn single_exponential_conductance_system(
             .zip(v.0.chunks_exact(post))
             .enumerate()
         {
-            let line = line.as_deref_mut();
-            deliver_copy(conn, w, pre, line, b, 1.0, drive);
-            conductance_step(decay.0, syn.reversal_v, g, v, drive);
+            // Per part of the post range, on one thread: clear the drive, deliver Σ w
+            // into it, then decay g, add the drive and compute the current.
+            deliver_copy_between(
+                conn,
+                w,
+                pre,
+                line.as_deref_mut(),
+                b,
+                1.0,
+                drive,
+                (g, v),
+                PARALLEL_MIN_ELEMENTS,
+                |_, drive| drive.fill(0.0),
+                |_, drive, (g, v)| conductance_step(decay, reversal_v, g, v, drive),
+            );
         }
     }
 }
