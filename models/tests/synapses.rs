@@ -630,10 +630,17 @@ fn both_synapses_schedule_without_ambiguities() {
     );
 }
 
-/// A recurrent conductance network large enough (20 000 post neurons) for the synapse
-/// system to split its post range over a team of two: conductance, current and voltages
-/// after `steps` steps, and the spike count.
-fn big_conductance_run(threads: usize, steps: u64) -> (Vec<f32>, Vec<f32>, Vec<f32>, u64) {
+/// A recurrent network large enough (20 000 post neurons) for the synapse system to split
+/// its post range over a team of two, with `synapse` on its one projection: the synapse
+/// state `state(sim, projection)`, the current and the voltages after `steps` steps, and
+/// the spike count.
+fn big_run<S: SynapseModel>(
+    threads: usize,
+    steps: u64,
+    synapse: S,
+    weight: f64,
+    state: fn(&Simulation, ProjectionId) -> Vec<f32>,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, u64) {
     let mut sim = Simulation::new(SimConfig {
         step_time: 0.1,
         threads,
@@ -662,43 +669,67 @@ fn big_conductance_run(threads: usize, steps: u64) -> (Vec<f32>, Vec<f32>, Vec<f
                 p: 0.004,
                 autapses: false,
             },
-            ValueSpec::Uniform { lo: 0.0, hi: 0.012 },
-            SingleExponentialConductance {
-                time_constant: 5.0,
-                reversal_v: 0.0,
+            ValueSpec::Uniform {
+                lo: 0.0,
+                hi: weight,
             },
+            synapse,
         )
         .unwrap();
     let spikes = sim.record_spikes(pop).unwrap();
     sim.run_steps(steps).unwrap();
-    let g = sim
-        .get_projection::<SynapticConductance>(proj)
-        .unwrap()
-        .0
-        .clone();
     let current = sim
         .get_projection::<ProjectionCurrent>(proj)
         .unwrap()
         .0
         .clone();
     let v = sim.get::<Voltage>(pop).unwrap().0.clone();
-    (g, current, v, sim.recorded_spikes(spikes).len() as u64)
+    let count = sim.recorded_spikes(spikes).len() as u64;
+    (state(&sim, proj), current, v, count)
 }
 
-/// The conductance system clears, delivers and updates each part of the post range on
-/// the thread that owns it; the results must not depend on the thread count.
+/// Synapse systems that clear, deliver and update each part of the post range on the
+/// thread that owns it (conductance, double exponential) must give results that do not
+/// depend on the thread count.
 #[test]
-fn large_conductance_projection_is_identical_on_1_and_2_threads() {
-    let one = big_conductance_run(1, 200);
-    let two = big_conductance_run(2, 200);
-    assert!(
-        one.3 > 1_000,
-        "{} spikes: the network must be active",
-        one.3
-    );
-    assert!(one.0.iter().any(|&g| g > 0.0), "no conductance");
-    assert!(one.0 == two.0, "conductances differ");
-    assert!(one.1 == two.1, "currents differ");
-    assert!(one.2 == two.2, "voltages differ");
-    assert_eq!(one.3, two.3);
+fn large_projections_are_identical_on_1_and_2_threads() {
+    let conductance = SingleExponentialConductance {
+        time_constant: 5.0,
+        reversal_v: 0.0,
+    };
+    let g = |sim: &Simulation, p: ProjectionId| {
+        sim.get_projection::<SynapticConductance>(p)
+            .unwrap()
+            .0
+            .clone()
+    };
+    let double = unit_double();
+    let components = |sim: &Simulation, p: ProjectionId| {
+        let s = sim.get_projection::<DoubleExponentialState>(p).unwrap();
+        [s.decay.clone(), s.rise.clone()].concat()
+    };
+    let runs = [
+        (
+            "conductance",
+            big_run(1, 200, conductance, 0.012, g),
+            big_run(2, 200, conductance, 0.012, g),
+        ),
+        (
+            "double exponential",
+            big_run(1, 200, double, 2.0, components),
+            big_run(2, 200, double, 2.0, components),
+        ),
+    ];
+    for (what, one, two) in runs {
+        assert!(
+            one.3 > 1_000,
+            "{what}: {} spikes, the network must be active",
+            one.3
+        );
+        assert!(one.0.iter().any(|&x| x > 0.0), "{what}: no synaptic state");
+        assert!(one.0 == two.0, "{what}: synaptic states differ");
+        assert!(one.1 == two.1, "{what}: currents differ");
+        assert!(one.2 == two.2, "{what}: voltages differ");
+        assert_eq!(one.3, two.3, "{what}");
+    }
 }

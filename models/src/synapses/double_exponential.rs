@@ -31,8 +31,9 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::deliver_copy;
+use ember_engine::delay::deliver_copy_between;
 use ember_engine::model::ClearHook;
+use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
     Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
@@ -101,7 +102,8 @@ type DoubleExponentialProjection<'a> = (
 
 /// The double-exponential system ([`Phase::Synapses`]): delivers the pre population's
 /// previous-step spikes into `ProjectionCurrent` (used as scratch), then advances both
-/// components and writes the current.
+/// components and writes the current. On a thread team each thread does all of it for its
+/// own range of post neurons, in one section ([`deliver_copy_between`]).
 pub fn double_exponential_current_system(
     spikes: Query<&Spikes>,
     mut q: Query<DoubleExponentialProjection<'_>>,
@@ -109,7 +111,6 @@ pub fn double_exponential_current_system(
     for (proj, from, conn, w, k, mut state, mut out, mut line) in &mut q {
         let post = proj.post_size as usize;
         let state = &mut *state;
-        out.0.fill(0.0);
         let pre = spikes.get(from.0).ok();
         for (b, ((drive, i_d), i_r)) in out
             .0
@@ -118,9 +119,19 @@ pub fn double_exponential_current_system(
             .zip(state.rise.chunks_exact_mut(post))
             .enumerate()
         {
-            let line = line.as_deref_mut();
-            deliver_copy(conn, w, pre, line, b, k.kick, drive);
-            double_exponential_step(k, i_d, i_r, drive);
+            deliver_copy_between(
+                conn,
+                w,
+                pre,
+                line.as_deref_mut(),
+                b,
+                k.kick,
+                drive,
+                (i_d, i_r),
+                PARALLEL_MIN_ELEMENTS,
+                |_, drive| drive.fill(0.0),
+                |_, drive, (i_d, i_r)| double_exponential_step(k, i_d, i_r, drive),
+            );
         }
     }
 }
