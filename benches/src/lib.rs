@@ -9,9 +9,24 @@ use ember_models::Lif;
 /// The bundled CUBA scenario text (`scenarios/cuba.toml`).
 pub const CUBA: &str = include_str!("../../scenarios/cuba.toml");
 
+/// The bundled COBA scenario text (`scenarios/coba.toml`): CUBA's network with
+/// conductance-based synapses (Brette et al. 2007, benchmark 1).
+pub const COBA: &str = include_str!("../../scenarios/coba.toml");
+
 /// Builds the bundled CUBA network on `threads` threads; returns it and its step count.
 pub fn build_cuba(threads: usize) -> (Simulation, u64) {
-    let sc = Scenario::from_toml(CUBA).expect("bundled scenario parses");
+    build_scenario(CUBA, threads)
+}
+
+/// Builds the bundled COBA network on `threads` threads; returns it and its step count.
+pub fn build_coba(threads: usize) -> (Simulation, u64) {
+    build_scenario(COBA, threads)
+}
+
+/// Builds a bundled scenario's network on `threads` threads; returns it and its step
+/// count.
+fn build_scenario(text: &str, threads: usize) -> (Simulation, u64) {
+    let sc = Scenario::from_toml(text).expect("bundled scenario parses");
     let mut sim = Simulation::new(sc.config(threads).expect("valid config")).expect("simulation");
     ember_models::register_all(&mut sim);
     let h = sim.add_scenario(&sc).expect("bundled scenario builds");
