@@ -266,6 +266,9 @@ pub fn prepare_and_deliver_copy(
 
 /// [`prepare_and_deliver_copy`] followed by `finish(lo, part, aux_part)` on each part, in
 /// the same section (see [`deliver_between`]): `aux` holds arrays as long as `out`.
+///
+/// # Panics
+/// If `aux` is shorter than `out`.
 #[expect(
     clippy::too_many_arguments,
     reason = "prepare_and_deliver_copy's arguments plus the finishing pass"
@@ -283,6 +286,10 @@ pub fn deliver_copy_between<A: Split>(
     prepare: impl Fn(usize, &mut [f32]) + Sync,
     finish: impl Fn(usize, &mut [f32], A) + Sync,
 ) {
+    assert!(
+        aux.len() >= out.len(),
+        "auxiliary arrays shorter than the output"
+    );
     match line {
         Some(line) => {
             let parts = (out, line.arrivals_mut(b), aux);

@@ -426,6 +426,9 @@ pub fn prepare_and_deliver(
 /// the post voltage): a synapse model whose output is computed from what was delivered does
 /// it in the same section, on the same thread, while the part is in cache. `finish` must
 /// act on each element independently of the others.
+///
+/// # Panics
+/// If `aux` is shorter than `out`.
 #[expect(
     clippy::too_many_arguments,
     reason = "prepare_and_deliver's arguments plus the finishing pass"
@@ -441,6 +444,10 @@ pub fn deliver_between<A: parallel::Split>(
     prepare: impl Fn(usize, &mut [f32]) + Sync,
     finish: impl Fn(usize, &mut [f32], A) + Sync,
 ) {
+    assert!(
+        aux.len() >= out.len(),
+        "auxiliary arrays shorter than the output"
+    );
     let splittable = !matches!(conn.layout, Layout::Sparse { sorted: false, .. });
     let min_len = if parallel::parts(out.len(), min_len) > 1 {
         min_len
@@ -748,5 +755,48 @@ mod tests {
             assert_eq!(bits(&run(2)), bits(&one));
             assert_eq!(bits(&run(3)), bits(&one));
         }
+    }
+
+    #[test]
+    fn deliver_between_finishes_each_part_with_its_own_range_of_aux() {
+        // Every post neuron j receives spikes from rows 0..4 (dense), then `finish` writes
+        // out[j]·aux0[j] + aux1[j] into aux0: any misaligned part would mix neurons.
+        let post = 20_000usize;
+        let conn = Connectivity::dense(4, post as u32);
+        let w = weights(conn.len());
+        let spikes = [0u32, 2, 3];
+        let run = |threads| {
+            let mut out = vec![0.5f32; post];
+            let mut a0: Vec<f32> = (0..post).map(|j| j as f32).collect();
+            let a1: Vec<f32> = (0..post).map(|j| (j % 7) as f32).collect();
+            parallel::with_team(threads, || {
+                deliver_between(
+                    &conn,
+                    &w,
+                    &spikes,
+                    2.0,
+                    &mut out,
+                    (&mut a0[..], &a1[..]),
+                    1024,
+                    |_, part| part.iter_mut().for_each(|x| *x *= 0.5),
+                    |_, part, (a0, a1)| {
+                        for ((o, x), y) in part.iter().zip(a0.iter_mut()).zip(a1) {
+                            *x = *o * *x + *y;
+                        }
+                    },
+                );
+            });
+            (out, a0)
+        };
+        let (out, a0) = run(1);
+        // The serial reference: prepare, deliver, finish element by element.
+        let mut expect_out = vec![0.25f32; post];
+        deliver_spikes(&conn, &w, &spikes, 2.0, &mut expect_out);
+        assert_eq!(out, expect_out);
+        for (j, &x) in a0.iter().enumerate() {
+            assert_eq!(x, expect_out[j] * j as f32 + (j % 7) as f32, "neuron {j}");
+        }
+        assert_eq!(run(2), (out.clone(), a0.clone()));
+        assert_eq!(run(3), (out, a0));
     }
 }
