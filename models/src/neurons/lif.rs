@@ -47,7 +47,7 @@ use ember_engine::prelude::*;
 use ember_engine::{Aggregation, FusedAggregation, IncomingProjections, ProjectionCurrent};
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
-use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory};
+use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory_elapsed};
 
 /// LIF parameters (see the module docs for equations and units).
 #[derive(Component, Clone, Debug, PartialEq)]
@@ -317,8 +317,7 @@ fn lif_neuron<R: ResetRule>(
     v: &mut f32,
     r: &mut f32,
 ) -> bool {
-    let rem = settle_refractory(*r - dt, dt);
-    let active = rem == 0.0;
+    let (rem, active) = settle_refractory_elapsed(*r - dt, dt);
     let ri = if active { k.resistance * x } else { 0.0 };
     let v_old = *v;
     let integrated = k.rest_v + ri + (v_old - k.rest_v - ri) * k.decay;
@@ -783,6 +782,7 @@ impl Lif {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neurons::settle_refractory;
 
     /// Runs the kernel and collects spikes, as the system does.
     fn step<S: LifSource>(

@@ -25,3 +25,47 @@ pub fn settle_refractory(r_minus_dt: f32, dt: f32) -> f32 {
         r_minus_dt
     }
 }
+
+/// [`settle_refractory`] together with whether the period has elapsed: returns
+/// `(rem, elapsed)` with `rem = settle_refractory(r_minus_dt, dt)` and `elapsed` exactly
+/// `rem == 0.0` (also for NaN: not elapsed), but taken from the one comparison the
+/// countdown makes, so a vectorised kernel does not compare `rem` with zero again.
+#[inline(always)]
+pub fn settle_refractory_elapsed(r_minus_dt: f32, dt: f32) -> (f32, bool) {
+    // `rem` is 0 exactly when the comparison holds: otherwise it is r − Δt ≥ 10⁻⁴·Δt > 0
+    // (Δt > 0 is validated) or NaN.
+    let elapsed = r_minus_dt < dt * 1e-4;
+    (if elapsed { 0.0 } else { r_minus_dt }, elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elapsed_is_exactly_a_zero_remainder() {
+        let dt = 0.1f32;
+        let thr = dt * 1e-4;
+        let below = f32::from_bits(thr.to_bits() - 1);
+        for r_minus_dt in [
+            -dt,
+            -0.0,
+            0.0,
+            below,
+            thr,
+            f32::from_bits(thr.to_bits() + 1),
+            0.05,
+            1.9,
+            f32::NAN,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ] {
+            let (rem, elapsed) = settle_refractory_elapsed(r_minus_dt, dt);
+            let settled = settle_refractory(r_minus_dt, dt);
+            assert_eq!(rem.to_bits(), settled.to_bits(), "{r_minus_dt}");
+            assert_eq!(elapsed, settled == 0.0, "{r_minus_dt}");
+        }
+        assert!(settle_refractory_elapsed(below, dt).1);
+        assert!(!settle_refractory_elapsed(thr, dt).1);
+    }
+}
