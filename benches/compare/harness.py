@@ -11,7 +11,9 @@ interpreter:
 Workloads (1 s simulated each):
 
 * ``CUBA N`` for every N in ``--sizes``: Ember (``scenarios/cuba.toml`` rewritten for N
-  under ``WORK/scenarios/``), Brian2 (``cuba_brian2.py --n N``), NEST (``cuba_nest.py``);
+  under ``WORK/scenarios/``), Brian2 (``cuba_brian2.py --n N``), NEST (``cuba_nest.py``),
+  and the plain single-thread C loop ``cuba_c.c`` (compiled here with
+  ``gcc -O3 -march=native -ffast-math`` when gcc is installed; ``--no-c`` skips it);
 * ``Izhikevich 2003``: Ember (``scenarios/izhikevich2003.toml``), Brian2
   (``izhikevich_brian2.py``, reading the same file).
 
@@ -43,6 +45,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -209,6 +212,41 @@ def brian2_collect(kind: str, d: str) -> Callable[[], dict]:
     return collect
 
 
+C_LOOP = re.compile(r"loop ([0-9.]+) spikes_exc ([0-9]+) spikes_inh ([0-9]+)")
+C_FLAGS = ["-O3", "-march=native", "-ffast-math"]
+
+
+def c_loop_build(work: str) -> tuple[str | None, str]:
+    """Compiles cuba_c.c into WORK; returns (binary or None, status for the report)."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        return None, "not run: no gcc/cc on PATH"
+    exe = os.path.join(work, "cuba_c")
+    cmd = [cc, *C_FLAGS, "-o", exe, os.path.join(HERE, "cuba_c.c"), "-lm"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"not run: `{' '.join(cmd)}` failed: {r.stderr.strip()[-300:]}"
+    version = sh([cc, "--version"]).splitlines()
+    return exe, f"{os.path.basename(cc)} {' '.join(C_FLAGS)}" + (f" ({version[0]})" if version else "")
+
+
+def c_loop_collect(log_path: str, n: int) -> Callable[[], dict]:
+    def collect() -> dict:
+        with open(log_path, errors="replace") as f:
+            m = C_LOOP.search(f.read())
+        if m is None:
+            raise RuntimeError("no 'loop … spikes_exc … spikes_inh …' line in its output")
+        ne = int(round(0.8 * n))
+        exc, inh = int(m.group(2)), int(m.group(3))
+        return {
+            "loop_s": float(m.group(1)),
+            "spikes": {"exc": exc, "inh": inh, "total": exc + inh},
+            "rate_hz": {"exc": exc / ne, "inh": inh / (n - ne), "total": (exc + inh) / n},
+        }
+
+    return collect
+
+
 def nest_collect(json_path: str) -> Callable[[], dict]:
     def collect() -> dict:
         with open(json_path) as f:
@@ -305,7 +343,7 @@ def rng(xs) -> str:
     return "–" if not xs else f"{min(xs):.4f}–{max(xs):.4f}"
 
 
-SIM_NAMES = {"ember": "Ember", "brian2": "Brian2 cpp_standalone", "nest": "NEST"}
+SIM_NAMES = {"ember": "Ember", "brian2": "Brian2 cpp_standalone", "nest": "NEST", "c_loop": "plain C loop"}
 
 
 def table(w: Workload) -> tuple[list[str], dict]:
@@ -455,6 +493,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ember-threads", default="1,2")
     ap.add_argument("--nest-threads", default="1,2")
     ap.add_argument("--no-nest", action="store_true")
+    ap.add_argument("--no-c", action="store_true", help="skip the plain C loop (cuba_c.c)")
     ap.add_argument("--nest-note", default=None, help="why NEST is not available (printed and written)")
     ap.add_argument("--brian2-seed", default="12345")
     ap.add_argument("--results", default=None, help="Markdown file to write (default: none)")
@@ -482,6 +521,9 @@ def main(argv=None) -> int:
         print(f"!!! NEST: {nest_status} -- continuing without NEST", flush=True)
     if not run_ember:
         print(f"!!! Ember: {ember_note} -- reporting the peers only", flush=True)
+    c_exe, c_status = (None, "not run (--no-c)") if args.no_c else c_loop_build(work)
+    if "cuba" in only and c_exe is None:
+        print(f"!!! C loop: {c_status} -- continuing without it", flush=True)
 
     def ember_participants(slug: str, scenario: str) -> list[Participant]:
         ps = []
@@ -506,6 +548,9 @@ def main(argv=None) -> int:
                     "brian2", 1, ["./main"], b2dir, os.path.join(raw_dir, f"{slug}_brian2.log"), brian2_collect("cuba", b2dir)
                 )
             )
+            if c_exe:
+                lg = os.path.join(raw_dir, f"{slug}_c_loop.log")
+                ps.append(Participant("c_loop", 1, [c_exe, str(n), "1000"], None, lg, c_loop_collect(lg, n)))
             if run_nest:
                 for t in nest_threads:
                     js = os.path.join(raw_dir, f"{slug}_nest_t{t}.json")
@@ -563,18 +608,20 @@ def main(argv=None) -> int:
         "## Machine",
         "",
         *machine(nest_version, nest_status),
+        f"- plain C loop (CUBA only): {c_status}",
         "",
         "## Columns",
         "",
         "- **loop**: the simulation loop only, construction and output excluded. Ember: the `loop` "
         "figure of its `ember run` line (wall clock around the steps). Brian2: `results/last_run_info.txt` "
         "(its own timer, CPU clock, one thread). NEST: wall clock around `nest.Prepare(); nest.Run(1000); "
-        "nest.Cleanup()`, i.e. `nest.Simulate(1000)`.",
+        "nest.Cleanup()`, i.e. `nest.Simulate(1000)`. Plain C loop: its own monotonic clock around "
+        "the steps (`benches/compare/cuba_c.c`).",
         "- **whole process**: wall clock from spawning the process to reaping it (`timeit_proc.py`): "
         "start-up, network construction, the run, writing results, exit. Ember: `ember run --no-plot "
         "--threads T --out DIR SCENARIO` (writes spikes.csv + summary.json). Brian2: the compiled "
         "standalone binary `./main` (writes every array to `results/`; code generation and compilation "
-        "are done once beforehand and not counted). NEST: `python cuba_nest.py` (includes the Python "
+        "are done once beforehand and not counted). Plain C loop: `cuba_c N 1000` (no output files). NEST: `python cuba_nest.py` (includes the Python "
         "start-up and `import nest`, ~0.3–0.5 s).",
         "- **CPU**: user + system time of the whole process (more than wall: several cores were used).",
         "- **spikes / rate**: from the last timed run (Ember and Brian2 are deterministic; NEST's "
@@ -629,7 +676,9 @@ def main(argv=None) -> int:
     hl("CUBA 4 000, whole `ember run --no-plot` process vs Brian2's standalone binary (1 thread each)",
        ratio("cuba_N4000", "brian2_t1", "whole"))
     hl("CUBA 4 000, Ember loop vs Brian2 loop", ratio("cuba_N4000", "brian2_t1", "loop"))
+    hl("CUBA 4 000, Ember loop vs the plain C loop (1 thread each)", ratio("cuba_N4000", "c_loop_t1", "loop"))
     hl("CUBA 64 000, Ember loop vs Brian2 loop", ratio("cuba_N64000", "brian2_t1", "loop"))
+    hl("CUBA 64 000, Ember loop vs the plain C loop (1 thread each)", ratio("cuba_N64000", "c_loop_t1", "loop"))
     st = all_stats.get("cuba_N64000", {})
     if st.get("ember_t2") and st.get("brian2_t1") and st["ember_t2"]["loop"] and st["brian2_t1"]["loop"]:
         headline.append(

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peer comparison, every workload: Ember vs Brian2 (cpp_standalone) vs NEST.
 #
-#   bash benches/compare/harness.sh [--no-cargo] [--no-nest] [--sizes "4000 16000 64000"]
+#   bash benches/compare/harness.sh [--no-cargo] [--no-nest] [--no-c] [--sizes "4000 16000 64000"]
 #                                   [--only cuba|izhikevich] [--results FILE]
 #   bash benches/compare/compare.sh --all [same options]      (the same thing)
 #
@@ -10,7 +10,8 @@
 #    without it (the failure is remembered in target/compare/nest_install_failed.txt;
 #    NEST_RETRY=1 tries again).
 # 2. Builds Ember: cargo build --release -p ember-cli.
-# 3. Runs CUBA at each size (Ember 1 and 2 threads, Brian2, NEST 1 and 2 threads) and the
+# 3. Runs CUBA at each size (Ember 1 and 2 threads, Brian2, NEST 1 and 2 threads, and the
+#    plain single-thread C loop benches/compare/cuba_c.c if gcc is installed) and the
 #    Izhikevich 2003 network (Ember 1 and 2 threads, Brian2), interleaved rounds, and
 #    prints one table per workload (harness.py).
 # 4. Writes the tables and the machine description to benches/RESULTS.md (--results FILE
@@ -41,6 +42,7 @@ EMBER_BIN="${EMBER_BIN:-$TARGET/release/ember}"
 
 RUN_CARGO=1
 RUN_NEST=1
+RUN_C=1
 SIZES="4000 16000 64000"
 ONLY="cuba,izhikevich"
 RESULTS="$ROOT/benches/RESULTS.md"
@@ -50,6 +52,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --no-cargo) RUN_CARGO=0; shift ;;
         --no-nest) RUN_NEST=0; shift ;;
+        --no-c) RUN_C=0; shift ;;
         --sizes) SIZES="${2:?--sizes needs a value}"; shift 2 ;;
         --sizes=*) SIZES="${1#--sizes=}"; shift ;;
         --only) ONLY="${2:?--only needs a value}"; shift 2 ;;
@@ -148,5 +151,6 @@ args=(--work "$WORK" --ember "$EMBER_BIN" --sizes "$SIZES" --only "$ONLY"
 [ -z "$EMBER_NOTE" ] || args+=(--ember-note "$EMBER_NOTE")
 [ -z "$NEST_NOTE" ] || args+=(--nest-note "$NEST_NOTE")
 [ "$RESULTS" = none ] || args+=(--results "$RESULTS")
+[ "$RUN_C" = 1 ] || args+=(--no-c)
 "$VPY" "$HERE/harness.py" "${args[@]}"
 log "done in $(( $(date +%s) - START )) s"
