@@ -13,6 +13,14 @@
 //! section, so it does not take a core from the driver for nothing. Outside `run_steps`
 //! nothing waits and every section runs on the calling thread.
 //!
+//! A spinning team is at the mercy of the scheduler: a member that is descheduled (another
+//! process on its core) or asleep would make the driver wait for its share. So each share
+//! is *claimed* (one atomic on a line its member keeps in cache), and a driver that has
+//! finished its own share and still waits after a short grace (2 µs; a member normally
+//! starts 0.2–1 µs after the publication) claims and runs the shares of the members that
+//! have not started. Results do not depend on which thread runs a share. A member
+//! preempted in the middle of its share is still waited for.
+//!
 //! Kernels that produce spike lists use [`for_each_part_collecting`]: each part collects
 //! its own spikes, and only the short lists travel between cores, never the flag arrays.
 //!
@@ -46,6 +54,11 @@ pub const PARALLEL_MIN_ELEMENTS: usize = 8_192;
 /// the next section.
 const SPIN_ROUNDS: u32 = 1 << 14;
 
+/// How long the driver, done with its own share, waits for the members to finish before
+/// taking over the shares of those that have not started (see
+/// [`Team::take_over_late_members`]).
+const LATE_AFTER: std::time::Duration = std::time::Duration::from_micros(2);
+
 /// A type-erased section: `job(k)` runs member `k`'s share.
 type Job = dyn Fn(usize) + Sync;
 
@@ -60,8 +73,19 @@ pub(crate) struct Team {
     /// The epoch, the current job and the stop flag, on one line: a member learns of a
     /// section, and finds its job, with a single cache miss.
     published: Line<Published>,
-    /// Members (other than the driver) still running the current section.
+    /// Members (other than the driver) still running the current section; the driver
+    /// counts down for a member whose share it has taken over.
     pending: Line<AtomicUsize>,
+    /// Per member, the epoch of the last section whose share was claimed: by the member
+    /// when it starts the section, or by the driver taking the share over from a member
+    /// that has not started (see [`Team::section`]). Exactly one of the two claims a share.
+    claims: Box<[Line<AtomicU64>]>,
+    /// A member has missed the last section it was late for: take over without the grace
+    /// (see [`Team::section`]); cleared when every member ran its own share again.
+    missed: AtomicBool,
+    /// Tests: members sleep this long after seeing each section, before claiming.
+    #[cfg(test)]
+    member_delay: Option<std::time::Duration>,
     /// A member's share panicked.
     panicked: AtomicBool,
     /// One output list per share, for [`for_each_part_collecting`].
@@ -113,6 +137,10 @@ impl Team {
                 stop: AtomicBool::new(false),
             }),
             pending: Line(AtomicUsize::new(0)),
+            claims: (0..size).map(|_| Line(AtomicU64::new(0))).collect(),
+            missed: AtomicBool::new(false),
+            #[cfg(test)]
+            member_delay: None,
             panicked: AtomicBool::new(false),
             buffers: (0..size)
                 .map(|_| Line(ShareList(UnsafeCell::new(Vec::new()))))
@@ -145,6 +173,17 @@ impl Team {
             if self.published.0.stop.load(Ordering::Acquire) {
                 return;
             }
+            #[cfg(test)]
+            if let Some(delay) = self.member_delay {
+                // Tests: a member that is always late, between reading the epoch and
+                // claiming its share (where a descheduled thread can stop).
+                std::thread::sleep(delay);
+            }
+            if !self.claim(k, epoch) {
+                // The driver took this share over (and counted it down): the section may
+                // be over and its job gone.
+                continue;
+            }
             // SAFETY: see `unsafe impl Sync for Team`.
             let job = unsafe { (*self.published.0.job.get()).expect("a section is published") };
             let job = unsafe { &*job };
@@ -153,6 +192,27 @@ impl Team {
             }
             self.pending.0.fetch_sub(1, Ordering::Release);
         }
+    }
+
+    /// Claims member `k`'s share of the section published as `epoch`: true for exactly one
+    /// of the member and the driver. The member's own claim stays on a line it owns; the
+    /// driver touches the line only when taking over.
+    ///
+    /// The claim only succeeds while the share holds an earlier epoch: a member that read
+    /// `epoch` and was then descheduled while the driver took over that section and later
+    /// ones must not claim (and run the job of) a section it never saw.
+    fn claim(&self, k: usize, epoch: u64) -> bool {
+        // Relaxed suffices for exclusivity (one modification order per atomic); the
+        // section's data was published with `epoch`.
+        let cell = &self.claims[k].0;
+        let mut cur = cell.load(Ordering::Relaxed);
+        while cur < epoch {
+            match cell.compare_exchange_weak(cur, epoch, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+        false
     }
 
     /// Sleeps until the epoch differs from `seen` (a new section or the stop).
@@ -196,12 +256,55 @@ impl Team {
         f()
     }
 
+    /// After the driver's own share: waits up to [`LATE_AFTER`] for the members to finish,
+    /// then claims and runs the share of every member that has not started the section
+    /// (a member normally starts 0.2–1 µs after the publication). Once a member has missed
+    /// a section there is no grace until every member runs its own share again.
+    fn take_over_late_members(&self) {
+        let pending = &self.pending.0;
+        if pending.load(Ordering::Acquire) == 0 {
+            self.missed.store(false, Ordering::Relaxed);
+            return;
+        }
+        if !self.missed.load(Ordering::Relaxed) {
+            let start = std::time::Instant::now();
+            while start.elapsed() < LATE_AFTER {
+                std::hint::spin_loop();
+                if pending.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+            }
+        }
+        let epoch = self.published.0.epoch.load(Ordering::Relaxed);
+        // SAFETY: the job is this section's (written by this thread before publishing).
+        let job = unsafe { (*self.published.0.job.get()).expect("a section is running") };
+        let mut took = false;
+        for k in 1..self.size {
+            if self.claim(k, epoch) {
+                took = true;
+                // SAFETY: the job lives until this section returns.
+                let job = unsafe { &*job };
+                if catch_unwind(AssertUnwindSafe(|| job(k))).is_err() {
+                    self.panicked.store(true, Ordering::Relaxed);
+                }
+                pending.fetch_sub(1, Ordering::Release);
+            }
+        }
+        self.missed.store(took, Ordering::Relaxed);
+    }
+
     /// Runs one section: member shares on the others, share 0 here; returns when all are
     /// done. Panics (after every member has finished) if a member's share panicked.
     fn section<'a>(&self, job: &'a (dyn Fn(usize) + Sync + 'a)) {
         struct Wait<'a>(&'a Team);
         impl Drop for Wait<'_> {
             fn drop(&mut self) {
+                // Members that started are waited for; a member that has not started after
+                // the grace has its share run here (when not unwinding), so a descheduled
+                // or sleeping thread never holds up the step.
+                if !std::thread::panicking() {
+                    self.0.take_over_late_members();
+                }
                 let mut idle = 0u32;
                 while self.0.pending.0.load(Ordering::Acquire) != 0 {
                     idle = idle.saturating_add(1);
@@ -509,13 +612,17 @@ mod tests {
 
     #[test]
     fn an_idle_member_sleeps_and_wakes_for_the_next_section() {
+        // Each share lasts 20 ms, far longer than a wake-up, so the member enters in time
+        // and runs its own share rather than leaving it to the driver.
         let ids = |v: &mut [u8]| {
             let seen = Mutex::new(Vec::new());
             for_each_part(v, 0, |_, part| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
                 part.fill(1);
                 seen.lock().unwrap().push(std::thread::current().id());
             });
             let mut seen = seen.into_inner().unwrap();
+            seen.sort_by_key(|id| format!("{id:?}"));
             seen.dedup();
             seen.len()
         };
@@ -527,6 +634,105 @@ mod tests {
             assert_eq!(ids(&mut v), 2, "the sleeping member woke for its share");
             assert!(v.iter().all(|&x| x == 1));
         });
+    }
+
+    /// A member that never starts (a thread descheduled on a busy machine, in the extreme)
+    /// does not hold up the driver: its share is taken over, and the results, spike
+    /// lists included, are those of a serial pass.
+    #[test]
+    fn the_driver_takes_over_the_share_of_a_member_that_never_starts() {
+        let flags: Vec<u8> = (0..50_000u32).map(|i| u8::from(i % 5 == 1)).collect();
+        let serial: Vec<u32> = (0..50_000u32).filter(|i| i % 5 == 1).collect();
+        let team = Team::new(2);
+        let (out, v) = team.drive(|| {
+            assert_eq!(parts(50_000, 0), 2, "the driver cuts for a team of two");
+            let mut v = vec![0u32; 50_000];
+            for_each_part(&mut v[..], 0, |start, part| {
+                for (i, x) in part.iter_mut().enumerate() {
+                    *x = (start + i) as u32 * 3;
+                }
+            });
+            let mut out = Vec::new();
+            for_each_part_collecting(&flags[..], 0, &mut out, |start, part, out| {
+                let hits = part.iter().enumerate().filter(|&(_, &f)| f != 0);
+                out.extend(hits.map(|(i, _)| (start + i) as u32));
+            });
+            (out, v)
+        });
+        assert!(v.iter().enumerate().all(|(i, &x)| x == i as u32 * 3));
+        assert_eq!(out, serial);
+    }
+
+    /// More team threads than cores, so members are preempted at any point (between
+    /// reading a section's epoch and claiming their share, say) while the driver takes
+    /// their shares over: every section must still run each share exactly once, and the
+    /// run must end (a doubly counted share would leave the driver waiting forever).
+    #[test]
+    fn oversubscribed_teams_run_every_share_exactly_once() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let flags: Vec<u8> = (0..20_000u32).map(|i| u8::from(i % 3 == 0)).collect();
+            let serial: Vec<u32> = (0..20_000u32).filter(|i| i % 3 == 0).collect();
+            let mut v = vec![0u32; 20_000];
+            with_team(2 * cores + 1, || {
+                let mut out = Vec::new();
+                for round in 0..5_000u32 {
+                    for_each_part(&mut v[..], 0, |_, part| {
+                        part.iter_mut().for_each(|x| *x += 1)
+                    });
+                    if round % 16 == 0 {
+                        out.clear();
+                        for_each_part_collecting(&flags[..], 0, &mut out, |start, part, out| {
+                            let hits = part.iter().enumerate().filter(|&(_, &f)| f != 0);
+                            out.extend(hits.map(|(i, _)| (start + i) as u32));
+                        });
+                        assert_eq!(out, serial, "round {round}");
+                    }
+                }
+            });
+            done_tx.send(v).unwrap();
+        });
+        let v = done_rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("the oversubscribed team finished within 2 minutes");
+        assert!(
+            v.iter().all(|&x| x == 5_000),
+            "every share ran exactly once per section"
+        );
+    }
+
+    /// Members that always arrive late (a sleep between seeing a section and claiming
+    /// their share): the driver takes their shares over, and a member that wakes with the
+    /// epoch of a section long finished must not claim a later one (it would run a share
+    /// twice and leave the driver waiting forever).
+    #[test]
+    fn late_members_never_claim_a_section_they_did_not_see() {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut team = Team::new(3);
+            team.member_delay = Some(std::time::Duration::from_micros(300));
+            let mut v = vec![0u32; 20_000];
+            std::thread::scope(|s| {
+                for k in 1..team.size {
+                    let team = &team;
+                    s.spawn(move || team.member(k));
+                }
+                team.drive(|| {
+                    for _ in 0..3_000 {
+                        for_each_part(&mut v[..], 0, |_, p| p.iter_mut().for_each(|x| *x += 1));
+                    }
+                });
+            });
+            done_tx.send(v).unwrap();
+        });
+        let v = done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the team with late members finished within a minute");
+        assert!(
+            v.iter().all(|&x| x == 3_000),
+            "every share ran exactly once per section"
+        );
     }
 
     #[test]
