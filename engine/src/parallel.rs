@@ -663,14 +663,28 @@ mod tests {
         assert_eq!(out, serial);
     }
 
+    /// Runs `f` on a thread of its own and returns its result, failing the test if it
+    /// takes longer than `secs` (a team that waits forever must fail, not hang the suite).
+    fn within<T: Send + 'static>(
+        secs: u64,
+        what: &str,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done_tx.send(f()).unwrap());
+        let limit = std::time::Duration::from_secs(secs);
+        done_rx
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("{what} did not finish within {secs} s"))
+    }
+
     /// More team threads than cores, so members are preempted at any point (between
     /// reading a section's epoch and claiming their share, say) while the driver takes
     /// their shares over: every section must still run each share exactly once, and the
     /// run must end (a doubly counted share would leave the driver waiting forever).
     #[test]
     fn oversubscribed_teams_run_every_share_exactly_once() {
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let v = within(120, "the oversubscribed team", || {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let flags: Vec<u8> = (0..20_000u32).map(|i| u8::from(i % 3 == 0)).collect();
             let serial: Vec<u32> = (0..20_000u32).filter(|i| i % 3 == 0).collect();
@@ -691,11 +705,8 @@ mod tests {
                     }
                 }
             });
-            done_tx.send(v).unwrap();
+            v
         });
-        let v = done_rx
-            .recv_timeout(std::time::Duration::from_secs(120))
-            .expect("the oversubscribed team finished within 2 minutes");
         assert!(
             v.iter().all(|&x| x == 5_000),
             "every share ran exactly once per section"
@@ -708,8 +719,7 @@ mod tests {
     /// twice and leave the driver waiting forever).
     #[test]
     fn late_members_never_claim_a_section_they_did_not_see() {
-        let (done_tx, done_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let v = within(60, "the team with late members", || {
             let mut team = Team::new(3);
             team.member_delay = Some(std::time::Duration::from_micros(300));
             let mut v = vec![0u32; 20_000];
@@ -724,11 +734,8 @@ mod tests {
                     }
                 });
             });
-            done_tx.send(v).unwrap();
+            v
         });
-        let v = done_rx
-            .recv_timeout(std::time::Duration::from_secs(60))
-            .expect("the team with late members finished within a minute");
         assert!(
             v.iter().all(|&x| x == 3_000),
             "every share ran exactly once per section"

@@ -981,27 +981,21 @@ mod tests {
                     };
                     let incoming = Incoming::Fused([&c0, &c1, &[], &[]], 2);
                     let mut spikes = Vec::new();
+                    fn run_fused<S: LifSource>(
+                        c: &S,
+                        lock: bool,
+                        input: &mut [f32],
+                        incoming: Incoming<'_>,
+                        state: LifState<'_>,
+                        spikes: &mut Vec<u32>,
+                    ) {
+                        lif_copy_aggregating(c, 1.0, lock, input, incoming, state, spikes);
+                    }
                     if slices {
                         let c = LifSlices::new(&arrays);
-                        lif_copy_aggregating(
-                            &c,
-                            1.0,
-                            lock,
-                            &mut input,
-                            incoming,
-                            state,
-                            &mut spikes,
-                        );
+                        run_fused(&c, lock, &mut input, incoming, state, &mut spikes);
                     } else {
-                        lif_copy_aggregating(
-                            &shared,
-                            1.0,
-                            lock,
-                            &mut input,
-                            incoming,
-                            state,
-                            &mut spikes,
-                        );
+                        run_fused(&shared, lock, &mut input, incoming, state, &mut spikes);
                     }
                     let summed: Vec<f32> = (0..n).map(|i| 0.5 + c0[i] + c1[i]).collect();
                     assert_eq!(input, summed);
