@@ -78,10 +78,12 @@ pub(crate) struct Team {
     pending: Line<AtomicUsize>,
     /// Per member, the epoch of the last section whose share was claimed: by the member
     /// when it starts the section, or by the driver taking the share over from a member
-    /// that has not started (see [`Team::section`]). Exactly one of the two claims a share.
+    /// that has not started (see [`Team::take_over_late_members`]). Exactly one of the two
+    /// claims a share.
     claims: Box<[Line<AtomicU64>]>,
     /// A member has missed the last section it was late for: take over without the grace
-    /// (see [`Team::section`]); cleared when every member ran its own share again.
+    /// (see [`Team::take_over_late_members`]); cleared when every member ran its own share
+    /// again.
     missed: AtomicBool,
     /// Tests: members sleep this long after seeing each section, before claiming.
     #[cfg(test)]
