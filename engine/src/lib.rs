@@ -27,6 +27,7 @@ pub mod clock;
 pub mod connectivity;
 pub mod delay;
 pub mod error;
+pub mod input;
 pub mod model;
 pub mod parallel;
 pub mod phase;
@@ -50,6 +51,7 @@ pub use clock::Clock;
 pub use connectivity::ConnectRule;
 pub use delay::{DelayLine, DelayMode, Delays};
 pub use error::{BuildError, BuildErrorKind, ParamError, ScheduleError};
+pub use input::InputVisibility;
 pub use model::{
     ModelSet, ModelSystems, NeuronModel, ParamReader, Slot, SpawnContext, SynapseModel,
 };

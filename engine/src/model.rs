@@ -14,6 +14,7 @@
 //! entities (every neuron model writes `Voltage`); the explicit order keeps the schedule free
 //! of ambiguities and the execution order a function of registration order alone.
 
+use std::any::TypeId;
 use std::collections::BTreeMap;
 
 use bevy_ecs::prelude::*;
@@ -172,6 +173,8 @@ pub struct ModelSystems<'a> {
     /// Where the systems go until the model's first population or projection exists
     /// (`None`: straight into the schedule).
     pub(crate) pending: Option<&'a mut Vec<ScheduleConfigs<ScheduleSystem>>>,
+    /// The simulation's trusted `SynapticInput` users ([`crate::input`]).
+    pub(crate) input_users: &'a mut Vec<TypeId>,
 }
 
 impl ModelSystems<'_> {
@@ -196,6 +199,25 @@ impl ModelSystems<'_> {
             }
         }
         self
+    }
+
+    /// Adds one system to `phase` like [`ModelSystems::add`] and vouches that it touches
+    /// `SynapticInput` only before the neuron pass (as a stimulus) or only for its own
+    /// model's populations (as a neuron model's own pass), so it never sees another
+    /// population's total input. Such systems do not stop a fused neuron pass from eliding
+    /// its input total ([`crate::input`]); a system added with [`ModelSystems::add`] that
+    /// touches `SynapticInput` does (which is always correct, only slower).
+    pub fn add_input_user<M>(
+        &mut self,
+        phase: Phase,
+        system: impl IntoSystem<(), (), M>,
+    ) -> &mut Self {
+        let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
+        let kind = (*system).system_type();
+        if !self.input_users.contains(&kind) {
+            self.input_users.push(kind);
+        }
+        self.add(phase, system)
     }
 }
 

@@ -6,6 +6,7 @@
 //! (large arrays split over rayon's pool), and the whole run executes inside one
 //! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
 
+use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_arrivals};
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
+use crate::input::{InputVisibility, system_type_of};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
 use crate::parallel::Team;
 use crate::phase::{Phase, Step};
@@ -130,6 +132,8 @@ pub struct Simulation {
     pending: BTreeMap<&'static str, Vec<ScheduleConfigs<ScheduleSystem>>>,
     populations: Vec<(String, Entity)>,
     projections: Vec<(String, Entity)>,
+    /// Systems trusted not to observe a fused neuron pass's input total ([`crate::input`]).
+    input_users: Vec<TypeId>,
 }
 
 impl Simulation {
@@ -200,6 +204,15 @@ impl Simulation {
             pending: BTreeMap::new(),
             populations: Vec::new(),
             projections: Vec::new(),
+            // The engine's own `SynapticInput` users: the clear, the stimuli and the
+            // aggregation run before any neuron pass; the trace recorder's `input` traces
+            // are accounted per population.
+            input_users: vec![
+                system_type_of(clear_inputs),
+                system_type_of(apply_current_stimuli),
+                system_type_of(aggregate_projection_currents),
+                system_type_of(record_traces),
+            ],
         };
         // The engine's own systems take the first slot of their phases, through the same
         // path as models: everything registered later is ordered after them.
@@ -209,6 +222,7 @@ impl Simulation {
             model: DELAYS,
             slots: &mut sim.slots,
             pending: Some(&mut delays),
+            input_users: &mut sim.input_users,
         }
         .add(Phase::Synapses, schedule_delayed_arrivals);
         sim.pending.insert(DELAYS, delays);
@@ -217,6 +231,7 @@ impl Simulation {
             model: ENGINE,
             slots: &mut sim.slots,
             pending: None,
+            input_users: &mut sim.input_users,
         };
         engine
             .add(Phase::Start, clear_inputs)
@@ -297,6 +312,7 @@ impl Simulation {
                 model: M::NAME,
                 slots: &mut self.slots,
                 pending: Some(&mut pending),
+                input_users: &mut self.input_users,
             };
             M::add_systems(&mut systems);
             self.pending.insert(M::NAME, pending);
@@ -322,6 +338,7 @@ impl Simulation {
                 model: S::NAME,
                 slots: &mut self.slots,
                 pending: Some(&mut pending),
+                input_users: &mut self.input_users,
             };
             S::add_systems(&mut systems);
             self.pending.insert(S::NAME, pending);
@@ -1215,8 +1232,9 @@ impl Simulation {
     pub fn initialize(&mut self) -> Result<(), ScheduleError> {
         self.schedule
             .initialize(&mut self.world)
-            .map(|_| ())
-            .map_err(|e| ScheduleError(e.to_string(self.schedule.graph(), &self.world)))
+            .map_err(|e| ScheduleError(e.to_string(self.schedule.graph(), &self.world)))?;
+        InputVisibility::refresh(&mut self.world, &self.schedule, &self.input_users);
+        Ok(())
     }
 
     /// Runs `n` steps.
@@ -1394,9 +1412,13 @@ fn init_array(path: &str, p: &Param, n: usize, batch: u32) -> Result<Vec<f32>, B
     Ok((0..batch).flat_map(|_| one.iter().copied()).collect())
 }
 
-/// [`Phase::Start`]: zero every population's input.
+/// [`Phase::Start`]: zero every population's input that was written since the last clear
+/// (the others still hold zeros: see [`crate::input`]).
 fn clear_inputs(mut q: Query<&mut SynapticInput>) {
     for mut input in &mut q {
+        if !input.is_changed() {
+            continue;
+        }
         let min = crate::parallel::PARALLEL_MIN_ELEMENTS;
         crate::parallel::for_each_part(&mut input.0[..], min, |_, part| part.fill(0.0));
     }

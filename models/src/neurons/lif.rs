@@ -39,12 +39,16 @@
 //! Every parameter may be one value or one per neuron. Reference: Inferno `LIF`
 //! (`inferno/neural/neurons/linear.py`), Gerstner et al., *Neuronal Dynamics* (2014) §1.3.
 
+use std::cell::RefCell;
+
 use bevy_ecs::prelude::*;
 use ember_engine::aggregate::add_incoming;
 use ember_engine::model::check;
 use ember_engine::parallel::{self, Split};
 use ember_engine::prelude::*;
-use ember_engine::{Aggregation, FusedAggregation, IncomingProjections, ProjectionCurrent};
+use ember_engine::{
+    Aggregation, FusedAggregation, IncomingProjections, InputVisibility, ProjectionCurrent,
+};
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
 use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory_elapsed};
@@ -520,10 +524,78 @@ current_sum_tuple!(c0: &[f32], c1: &[f32]);
 current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32]);
 current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32], c3: &[f32]);
 
+/// Where a fused LIF pass finds the input its projection currents are added to, and whether
+/// it writes the total back ([`ember_engine::input`]):
+///
+/// - `&mut [f32]`: the population's `SynapticInput`, read, and the total stored (someone
+///   may look at it after the pass);
+/// - `&[f32]`: read (something wrote it since the last pass), the total not stored;
+/// - `()`: nothing wrote it since it was last cleared, so it holds zeros: neither read nor
+///   stored.
+///
+/// The total is `(…((base + c₀) + c₁) + …)` in every case, so all three give bit-identical
+/// voltages and spikes. Not storing matters as much as not reading: a stored total marks the
+/// array changed, so the next step would have to clear it and read it again.
+trait InputTotal: Split {
+    /// The same input restricted to neurons `..n`.
+    fn prefix(self, n: usize) -> Self;
+    /// Neuron `i`'s input before the projection currents are added, nA.
+    fn base(&self, i: usize) -> f32;
+    /// Records neuron `i`'s total input `x` (nA) where it is kept.
+    fn keep(&mut self, i: usize, x: f32);
+    /// The input array itself, where the total is kept (the blockwise sum adds into it).
+    fn kept(&mut self) -> Option<&mut [f32]> {
+        None
+    }
+}
+
+impl InputTotal for &mut [f32] {
+    #[inline(always)]
+    fn prefix(self, n: usize) -> Self {
+        &mut self[..n]
+    }
+    #[inline(always)]
+    fn base(&self, i: usize) -> f32 {
+        self[i]
+    }
+    #[inline(always)]
+    fn keep(&mut self, i: usize, x: f32) {
+        self[i] = x;
+    }
+    fn kept(&mut self) -> Option<&mut [f32]> {
+        Some(self)
+    }
+}
+
+impl InputTotal for &[f32] {
+    #[inline(always)]
+    fn prefix(self, n: usize) -> Self {
+        &self[..n]
+    }
+    #[inline(always)]
+    fn base(&self, i: usize) -> f32 {
+        self[i]
+    }
+    #[inline(always)]
+    fn keep(&mut self, _i: usize, _x: f32) {}
+}
+
+impl InputTotal for () {
+    #[inline(always)]
+    fn prefix(self, _n: usize) -> Self {}
+    #[inline(always)]
+    fn base(&self, _i: usize) -> f32 {
+        0.0
+    }
+    #[inline(always)]
+    fn keep(&mut self, _i: usize, _x: f32) {}
+}
+
 /// [`lif_step`] with the `Sum` aggregation inside the neuron loop: neuron `i` integrates
 /// `x = (…((inputᵢ + c₀ᵢ) + c₁ᵢ) + …)` (the incoming projection currents in creation order,
-/// nA, the order of [`ember_engine::aggregate::add_incoming`]) and `inputᵢ` keeps `x`, as
-/// the trace records it. One sweep instead of one per projection plus one.
+/// nA, the order of [`ember_engine::aggregate::add_incoming`]); `inputᵢ` is the population's
+/// input, or zero, and keeps `x` where someone may look at it ([`InputTotal`]). One sweep
+/// instead of one per projection plus one.
 ///
 /// `spiked[i]` receives a lane mask (`u32::MAX` if neuron `i` spiked, else 0) rather than a
 /// 0/1 byte: the comparison's own mask is stored as is, where bytes cost a pack and a shift
@@ -535,7 +607,7 @@ fn lif_step_summing<S: LifSource>(
     c: &S,
     dt: f32,
     refrac_lock: bool,
-    input: &mut [f32],
+    input: impl InputTotal,
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
@@ -552,20 +624,20 @@ fn lif_step_summing<S: LifSource>(
 fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     c: &S,
     dt: f32,
-    input: &mut [f32],
+    input: impl InputTotal,
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
 ) -> bool {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
-    let (input, refrac, spiked) = (&mut input[..n], &mut refrac[..n], &mut spiked[..n]);
+    let (mut input, refrac, spiked) = (input.prefix(n), &mut refrac[..n], &mut spiked[..n]);
     let currents = currents.prefix(n);
     let c = &c.prefix(n);
     let mut any = 0u32;
     for i in 0..n {
-        let x = currents.add_to(i, input[i]);
-        input[i] = x;
+        let x = currents.add_to(i, input.base(i));
+        input.keep(i, x);
         let spike = lif_neuron(
             &c.at(i),
             &ConstantReset,
@@ -620,70 +692,84 @@ enum Incoming<'a> {
     Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
 }
 
+thread_local! {
+    /// The spike masks of the block being integrated, one buffer per thread, reused so
+    /// that no step zeroes or allocates one (every mask is written before it is read).
+    static BLOCK_MASKS: RefCell<[u32; AGGREGATE_BLOCK]> =
+        const { RefCell::new([0; AGGREGATE_BLOCK]) };
+}
+
 /// [`lif_copy`] with the population's `Sum` aggregation fused in
 /// ([`ember_engine::FusedAggregation`]): each part adds the incoming currents of its
-/// neurons to `input` (which keeps the total, as the trace records it) in the same sweep
-/// that integrates them ([`lif_step_summing`]), then collects its spikes from flags that
-/// never leave L1 (nor the thread).
-fn lif_copy_aggregating<S: LifSource>(
+/// neurons to its input ([`InputTotal`]: kept as the total where someone may look at it)
+/// in the same sweep that integrates them ([`lif_step_summing`]), then collects its spikes
+/// from masks that never leave L1 (nor the thread).
+///
+/// # Panics
+/// With [`Incoming::Blockwise`] currents and an input that does not keep the total.
+fn lif_copy_aggregating<S: LifSource, I: InputTotal>(
     c: &S,
     dt: f32,
     lock: bool,
-    input: &mut [f32],
+    input: I,
     incoming: Incoming<'_>,
     state: LifState<'_>,
     spikes: &mut Vec<u32>,
 ) {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
-    let parts = (voltage, refrac, &mut input[..n]);
+    let parts = (voltage, refrac, input.prefix(n));
     parallel::for_each_part_collecting(
         parts,
         PARALLEL_MIN_NEURONS,
         spikes,
         |s, (voltage, refrac, input), spikes| {
-            let mut flags = [0u32; AGGREGATE_BLOCK];
-            let mut rest = (voltage, refrac, input);
-            let mut at = s;
-            while !rest.is_empty() {
-                let len = AGGREGATE_BLOCK.min(rest.len());
-                let (block, tail) = rest.split_at(len);
-                let (voltage, refrac, input) = block;
-                let state = LifState { voltage, refrac };
-                let flags = &mut flags[..len];
-                let c = &c.offset(at);
-                let cur = |k: usize| match incoming {
-                    Incoming::Fused(slices, _) => &slices[k][at..at + len],
-                    Incoming::Blockwise(..) => &[][..],
-                };
-                let any = match incoming {
-                    Incoming::Fused(_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
-                    Incoming::Fused(_, 1) => {
-                        lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
+            BLOCK_MASKS.with_borrow_mut(|masks| {
+                let mut rest = (voltage, refrac, input);
+                let mut at = s;
+                while !rest.is_empty() {
+                    let len = AGGREGATE_BLOCK.min(rest.len());
+                    let (block, tail) = rest.split_at(len);
+                    let (voltage, refrac, mut input) = block;
+                    let state = LifState { voltage, refrac };
+                    let flags = &mut masks[..len];
+                    let c = &c.offset(at);
+                    let cur = |k: usize| match incoming {
+                        Incoming::Fused(slices, _) => &slices[k][at..at + len],
+                        Incoming::Blockwise(..) => &[][..],
+                    };
+                    let any = match incoming {
+                        Incoming::Fused(_, 0) => {
+                            lif_step_summing(c, dt, lock, input, (), state, flags)
+                        }
+                        Incoming::Fused(_, 1) => {
+                            lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
+                        }
+                        Incoming::Fused(_, 2) => {
+                            let currents = (cur(0), cur(1));
+                            lif_step_summing(c, dt, lock, input, currents, state, flags)
+                        }
+                        Incoming::Fused(_, 3) => {
+                            let currents = (cur(0), cur(1), cur(2));
+                            lif_step_summing(c, dt, lock, input, currents, state, flags)
+                        }
+                        Incoming::Fused(..) => {
+                            let currents = (cur(0), cur(1), cur(2), cur(3));
+                            lif_step_summing(c, dt, lock, input, currents, state, flags)
+                        }
+                        Incoming::Blockwise(add) => {
+                            let kept = input.kept().expect("blockwise sums keep the input");
+                            add(at, kept);
+                            lif_step_summing(c, dt, lock, input, (), state, flags)
+                        }
+                    };
+                    if any {
+                        collect_spike_masks(flags, at as u32, spikes);
                     }
-                    Incoming::Fused(_, 2) => {
-                        let currents = (cur(0), cur(1));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags)
-                    }
-                    Incoming::Fused(_, 3) => {
-                        let currents = (cur(0), cur(1), cur(2));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags)
-                    }
-                    Incoming::Fused(..) => {
-                        let currents = (cur(0), cur(1), cur(2), cur(3));
-                        lif_step_summing(c, dt, lock, input, currents, state, flags)
-                    }
-                    Incoming::Blockwise(add) => {
-                        add(at, &mut *input);
-                        lif_step_summing(c, dt, lock, input, (), state, flags)
-                    }
-                };
-                if any {
-                    collect_spike_masks(flags, at as u32, spikes);
+                    at += len;
+                    rest = tail;
                 }
-                at += len;
-                rest = tail;
-            }
+            });
         },
     );
 }
@@ -694,7 +780,9 @@ fn lif_copy_aggregating<S: LifSource>(
 #[expect(clippy::type_complexity, reason = "the population's state, one query")]
 pub fn lif_system(
     clock: Res<Clock>,
+    visibility: Option<Res<InputVisibility>>,
     mut q: Query<(
+        Entity,
         &Population,
         &LifKernel,
         &RefracLock,
@@ -707,7 +795,7 @@ pub fn lif_system(
     currents: Query<&ProjectionCurrent>,
 ) {
     let dt = clock.dt();
-    for (pop, kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
+    for (id, pop, kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
         // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
         // currents are added here (other rules were aggregated in `Phase::Aggregate`).
@@ -715,10 +803,16 @@ pub fn lif_system(
             .filter(|_| agg.fused())
             .map_or(&[][..], IncomingProjections::entities);
         let count = sources.iter().filter(|&&p| currents.contains(p)).count();
+        // The input array is read only if something wrote it since this system last ran
+        // (otherwise it holds the zeros of the last clear) and written only if someone may
+        // look at the total afterwards or the currents are summed into it block by block
+        // (`ember_engine::input`). Reading through `&` leaves its change tick alone.
+        let keep =
+            visibility.as_ref().is_none_or(|v| v.must_keep(id)) || count > MAX_FUSED_CURRENTS;
+        let read = keep || input.is_changed();
         let mut fused = [&[][..]; MAX_FUSED_CURRENTS];
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
-            let input = &mut input.0[range.clone()];
             let add =
                 |i: usize, block: &mut [f32]| add_incoming(block, b * n + i, incoming, &currents);
             let incoming = if count > MAX_FUSED_CURRENTS {
@@ -732,14 +826,33 @@ pub fn lif_system(
             };
             let state = LifState {
                 voltage: &mut v.0[range.clone()],
-                refrac: &mut r.0[range],
+                refrac: &mut r.0[range.clone()],
             };
             let out = spikes.batch_mut(b);
-            match &kernel.uniform {
-                Some(c) => lif_copy_aggregating(c, dt, lock.0, input, incoming, state, out),
-                None => {
+            let lock = lock.0;
+            match (&kernel.uniform, keep, read) {
+                (Some(c), true, _) => {
+                    let input = &mut input.0[range];
+                    lif_copy_aggregating(c, dt, lock, input, incoming, state, out);
+                }
+                (Some(c), false, true) => {
+                    let input = &input.0[range];
+                    lif_copy_aggregating(c, dt, lock, input, incoming, state, out);
+                }
+                (Some(c), false, false) => {
+                    lif_copy_aggregating(c, dt, lock, (), incoming, state, out);
+                }
+                (None, true, _) => {
+                    let (c, input) = (LifSlices::new(&kernel.arrays), &mut input.0[range]);
+                    lif_copy_aggregating(&c, dt, lock, input, incoming, state, out);
+                }
+                (None, false, true) => {
+                    let (c, input) = (LifSlices::new(&kernel.arrays), &input.0[range]);
+                    lif_copy_aggregating(&c, dt, lock, input, incoming, state, out);
+                }
+                (None, false, false) => {
                     let c = LifSlices::new(&kernel.arrays);
-                    lif_copy_aggregating(&c, dt, lock.0, input, incoming, state, out);
+                    lif_copy_aggregating(&c, dt, lock, (), incoming, state, out);
                 }
             }
         }
@@ -792,7 +905,7 @@ impl NeuronModel for Lif {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Integrate, lif_system);
+        systems.add_input_user(Phase::Integrate, lif_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
