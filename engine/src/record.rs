@@ -14,7 +14,7 @@ use bevy_ecs::prelude::*;
 
 use crate::adaptation::{Adaptation, EffectiveThreshold};
 use crate::clock::Clock;
-use crate::population::{Refractory, Spikes, SynapticInput, Voltage};
+use crate::population::{Refractory, SpikeTotal, Spikes, SynapticInput, Voltage};
 use crate::projection::{ProjectionCurrent, Weights};
 use crate::value::Param;
 
@@ -132,20 +132,42 @@ impl TraceRecorder {
     }
 }
 
-/// Appends this step's spikes of each recorded population.
-pub fn record_spikes(
+/// [`Phase::Record`](crate::Phase::Record): every built-in recorder samples this step, and
+/// each population's [`SpikeTotal`] adds its spikes. One system rather than one per kind of
+/// recorder: each system costs the step about 45 ns of schedule overhead, however little it
+/// does (4.4% of a CUBA 4000 step for the three this replaced).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one system for every recorder kind"
+)]
+pub fn record_step(
     clock: Res<Clock>,
-    mut recorders: Query<&mut SpikeRecorder>,
+    mut spike_recorders: Query<&mut SpikeRecorder>,
+    mut trace_recorders: Query<&mut TraceRecorder>,
+    mut projection_recorders: Query<&mut ProjectionTraceRecorder>,
     spikes: Query<&Spikes>,
+    state: Query<TracedState<'_>>,
+    projections: Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
+    mut totals: Query<(&Spikes, &mut SpikeTotal)>,
 ) {
-    for mut rec in &mut recorders {
+    record_spikes(clock.step, &mut spike_recorders, &spikes);
+    record_traces(clock.step, &mut trace_recorders, &state);
+    record_projection_traces(clock.step, &mut projection_recorders, &projections);
+    for (s, mut total) in &mut totals {
+        total.0 += s.count() as u64;
+    }
+}
+
+/// Appends this step's spikes of each recorded population.
+fn record_spikes(step: u64, recorders: &mut Query<&mut SpikeRecorder>, spikes: &Query<&Spikes>) {
+    for mut rec in recorders {
         let Ok(s) = spikes.get(rec.target) else {
             continue;
         };
         for b in 0..s.batches() {
             for &neuron in s.batch(b) {
                 rec.events.push(SpikeEvent {
-                    step: clock.step,
+                    step,
                     batch: b as u32,
                     neuron,
                 });
@@ -164,20 +186,20 @@ type TracedState<'a> = (
 );
 
 /// Samples traced variables on steps that are multiples of each recorder's `every`.
-pub fn record_traces(
-    clock: Res<Clock>,
-    mut recorders: Query<&mut TraceRecorder>,
-    state: Query<TracedState<'_>>,
+fn record_traces(
+    step: u64,
+    recorders: &mut Query<&mut TraceRecorder>,
+    state: &Query<TracedState<'_>>,
 ) {
-    for mut rec in &mut recorders {
-        if !clock.step.is_multiple_of(rec.every) {
+    for mut rec in recorders {
+        if !step.is_multiple_of(rec.every) {
             continue;
         }
         let Ok((v, r, i, a, th)) = state.get(rec.target) else {
             continue;
         };
         let rec = &mut *rec;
-        rec.steps.push(clock.step);
+        rec.steps.push(step);
         let size = rec.size as usize;
         let batch = v.map_or(1, |v| v.0.len() / size.max(1));
         for var in &rec.variables {
@@ -364,20 +386,20 @@ impl ProjectionTraceRecorder {
 
 /// Samples traced projection variables on steps that are multiples of each recorder's
 /// `every`.
-pub fn record_projection_traces(
-    clock: Res<Clock>,
-    mut recorders: Query<&mut ProjectionTraceRecorder>,
-    projections: Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
+fn record_projection_traces(
+    step: u64,
+    recorders: &mut Query<&mut ProjectionTraceRecorder>,
+    projections: &Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
 ) {
-    for mut rec in &mut recorders {
-        if !clock.step.is_multiple_of(rec.every) {
+    for mut rec in recorders {
+        if !step.is_multiple_of(rec.every) {
             continue;
         }
         let Ok((current, weights)) = projections.get(rec.target) else {
             continue;
         };
         let rec = &mut *rec;
-        rec.steps.push(clock.step);
+        rec.steps.push(step);
         let n = rec.post_size as usize;
         for var in &rec.variables {
             match var {

@@ -37,7 +37,7 @@ use crate::projection::{
 };
 use crate::record::{
     ProjectionTraceRecorder, ProjectionVariable, SpikeEvent, SpikeRecorder, TraceRecorder,
-    TraceVariable, record_projection_traces, record_spikes, record_traces,
+    TraceVariable, record_step,
 };
 use crate::registry::ModelRegistry;
 use crate::stimulus::{
@@ -211,7 +211,7 @@ impl Simulation {
                 system_type_of(clear_inputs),
                 system_type_of(apply_current_stimuli),
                 system_type_of(aggregate_projection_currents),
-                system_type_of(record_traces),
+                system_type_of(record_step),
             ],
         };
         // The engine's own systems take the first slot of their phases, through the same
@@ -237,15 +237,7 @@ impl Simulation {
             .add(Phase::Start, clear_inputs)
             .add(Phase::Stimuli, apply_current_stimuli)
             .add(Phase::Aggregate, aggregate_projection_currents)
-            .add(
-                Phase::Record,
-                (
-                    record_spikes,
-                    record_traces,
-                    record_projection_traces,
-                    count_spikes,
-                ),
-            )
+            .add(Phase::Record, record_step)
             .add(Phase::End, tick_clock);
         Ok(sim)
     }
@@ -1421,13 +1413,6 @@ fn clear_inputs(mut q: Query<&mut SynapticInput>) {
         }
         let min = crate::parallel::PARALLEL_MIN_ELEMENTS;
         crate::parallel::for_each_part(&mut input.0[..], min, |_, part| part.fill(0.0));
-    }
-}
-
-/// [`Phase::Record`]: add this step's spikes to each population's total.
-fn count_spikes(mut q: Query<(&Spikes, &mut SpikeTotal)>) {
-    for (s, mut total) in &mut q {
-        total.0 += s.count() as u64;
     }
 }
 
