@@ -121,19 +121,119 @@ impl RngStream {
     /// The number of failures before the next success of a Bernoulli(p) sequence, drawn by
     /// inversion: `⌊ln U / ln(1 − p)⌋`. This is what makes `fixed_probability`
     /// connectivity O(synapses) instead of O(pre × post). `ln_q` is `ln(1 − p)`, precomputed
-    /// by the caller; for p = 1 (`ln_q = −∞`) every trial succeeds.
+    /// by the caller; for p = 1 (`ln_q = −∞`) every trial succeeds. The logarithm is
+    /// [`ln_open01`], so the draws do not depend on the platform's libm.
     #[inline]
     pub fn geometric_skip(&mut self, ln_q: f64) -> u64 {
         if ln_q == f64::NEG_INFINITY {
             return 0;
         }
-        let k = self.next_open_f64().ln() / ln_q;
-        if k >= u64::MAX as f64 {
-            u64::MAX
-        } else {
-            k as u64
+        skip_count(ln_open01(self.next_open_f64()) / ln_q)
+    }
+
+    /// The next [`GEOMETRIC_BATCH`] draws of [`RngStream::geometric_skip`], in order, each
+    /// from one uniform as there: the logarithms are independent, so they are computed
+    /// side by side (vectorised) instead of one after the other. A caller that stops early
+    /// just drops the rest; the stream has advanced by the whole batch.
+    #[inline]
+    pub fn geometric_skips(&mut self, ln_q: f64) -> [u64; GEOMETRIC_BATCH] {
+        if ln_q == f64::NEG_INFINITY {
+            return [0; GEOMETRIC_BATCH];
+        }
+        let u: [f64; GEOMETRIC_BATCH] = std::array::from_fn(|_| self.next_open_f64());
+        let k = u.map(|u| ln_open01(u) / ln_q);
+        k.map(skip_count)
+    }
+}
+
+/// Draws per [`RngStream::geometric_skips`] call: one AVX2 vector of f64.
+pub const GEOMETRIC_BATCH: usize = 4;
+
+/// The geometric draws of one stream, [`GEOMETRIC_BATCH`] at a time: the same values, in
+/// the same order, as repeated [`RngStream::geometric_skip`] calls, for a stream that is
+/// dropped afterwards (its last batch may be cut short).
+pub struct GeometricDraws {
+    stream: RngStream,
+    ln_q: f64,
+    batch: [u64; GEOMETRIC_BATCH],
+    next: usize,
+}
+
+impl GeometricDraws {
+    /// Draws of Bernoulli(p) failure counts from `stream`, `ln_q = ln(1 − p)`.
+    pub fn new(stream: RngStream, ln_q: f64) -> Self {
+        Self {
+            stream,
+            ln_q,
+            batch: [0; GEOMETRIC_BATCH],
+            next: GEOMETRIC_BATCH,
         }
     }
+
+    /// The next failure count.
+    #[inline]
+    pub fn draw(&mut self) -> u64 {
+        if self.next == GEOMETRIC_BATCH {
+            self.batch = self.stream.geometric_skips(self.ln_q);
+            self.next = 0;
+        }
+        self.next += 1;
+        self.batch[self.next - 1]
+    }
+}
+
+/// `⌊k⌋` of a non-negative ratio `k`, saturating at `u64::MAX`.
+#[inline(always)]
+fn skip_count(k: f64) -> u64 {
+    if k >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        k as u64
+    }
+}
+
+/// The natural logarithm of `u` ∈ [2⁻¹⁰²², 1] (positive normal numbers up to 1), within
+/// 1 ulp: fdlibm's `__ieee754_log` (the algorithm of glibc's and musl's classic `log`),
+/// written branch-free for that range so a batch of them vectorises.
+///
+/// With `u = 2ᵏ·m`, `m ∈ [√½, √2)`, `f = m − 1` and `s = f/(2 + f)`:
+/// `ln u = k·ln 2 + f − f²/2 + s·(f²/2 + R(s²))`, `R` the minimax polynomial of
+/// `ln((1+s)/(1−s)) − 2s` over `|s| ≤ 0.1716`, and `ln 2` split in a high part (exact
+/// times any `k`) and a low part.
+///
+/// Ember's own rather than `f64::ln` so that random connectivity and Poisson draws are the
+/// same on every platform.
+#[inline(always)]
+#[expect(
+    clippy::excessive_precision,
+    reason = "fdlibm's constants as published; each rounds to the intended double"
+)]
+pub fn ln_open01(u: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LG1: f64 = 6.666_666_666_666_735_130e-1;
+    const LG2: f64 = 3.999_999_999_940_941_908e-1;
+    const LG3: f64 = 2.857_142_874_366_239_149e-1;
+    const LG4: f64 = 2.222_219_843_214_978_396e-1;
+    const LG5: f64 = 1.818_357_216_161_805_012e-1;
+    const LG6: f64 = 1.531_383_769_920_937_332e-1;
+    const LG7: f64 = 1.479_819_860_511_658_591e-1;
+    // Shift the exponent so the mantissa lands in [√½, √2): the high word of √½ is
+    // 0x3fe6a09e.
+    let bits = u.to_bits();
+    let hx = (bits >> 32).wrapping_add(0x3ff0_0000 - 0x3fe6_a09e);
+    let k = ((hx >> 20) as i64 - 0x3ff) as f64;
+    let hx = (hx & 0x000f_ffff) + 0x3fe6_a09e;
+    let m = f64::from_bits((hx << 32) | (bits & 0xffff_ffff));
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * (LG4 + w * LG6));
+    let t2 = z * (LG1 + w * (LG3 + w * (LG5 + w * LG7)));
+    let r = t2 + t1;
+    s * (hfsq + r) + k * LN2_LO - hfsq + f + k * LN2_HI
 }
 
 /// Two independent standard normal draws from 64 random bits, in f32, without branches
@@ -403,6 +503,60 @@ mod tests {
             );
         }
         assert!(max <= 6.67, "{max}");
+    }
+
+    /// The distance in ulps between two positive or two negative finite f64.
+    fn ulps(a: f64, b: f64) -> u64 {
+        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs()
+    }
+
+    #[test]
+    fn ln_open01_is_within_one_ulp_of_libm() {
+        let mut s = RngStream::new(11, "ln", 0);
+        let edges = [
+            1.0,
+            0.5,
+            0.25,
+            f64::EPSILON / 2.0,
+            2f64.powi(-1022),
+            std::f64::consts::FRAC_1_SQRT_2,
+        ];
+        let mut worst = 0;
+        for u in edges
+            .into_iter()
+            .chain((0..200_000).map(|_| s.next_open_f64()))
+        {
+            let (own, libm) = (ln_open01(u), u.ln());
+            assert!(ulps(own, libm) <= 1, "ln({u:e}): {own:e} vs {libm:e}");
+            worst = worst.max(ulps(own, libm));
+        }
+        assert_eq!(ln_open01(1.0), 0.0);
+        // Uniform mantissas over the whole range as well, not only draws near 1.
+        for e in -1022..=0 {
+            let u = 2f64.powi(e) * (1.0 + s.next_f64());
+            let u = if u > 1.0 { u / 2.0 } else { u };
+            assert!(ulps(ln_open01(u), u.ln()) <= 1, "ln({u:e})");
+        }
+        assert!(worst <= 1);
+    }
+
+    #[test]
+    fn batched_geometric_draws_equal_single_draws() {
+        let ln_q = (1.0f64 - 0.02).ln();
+        let one = RngStream::new(5, "g", 3);
+        let (mut a, mut b) = (one.clone(), one.clone());
+        let batch = a.geometric_skips(ln_q);
+        let singles: Vec<u64> = (0..GEOMETRIC_BATCH)
+            .map(|_| b.geometric_skip(ln_q))
+            .collect();
+        assert_eq!(batch.to_vec(), singles);
+        let mut draws = GeometricDraws::new(one.clone(), ln_q);
+        let mut c = one;
+        for k in 0..37 {
+            assert_eq!(draws.draw(), c.geometric_skip(ln_q), "draw {k}");
+        }
+        let mut all = GeometricDraws::new(RngStream::new(1, "g", 0), f64::NEG_INFINITY);
+        assert!((0..9).all(|_| all.draw() == 0));
     }
 
     #[test]
