@@ -322,14 +322,14 @@ fn lif_neuron<R: ResetRule>(
     r: &mut f32,
 ) -> bool {
     let (rem, active) = settle_refractory_elapsed(*r - dt, dt);
-    let ri = if active { k.resistance * x } else { 0.0 };
     let v_old = *v;
-    let integrated = k.rest_v + ri + (v_old - k.rest_v - ri) * k.decay;
-    let v_new = if active | !refrac_lock {
-        integrated
-    } else {
-        v_old
-    };
+    let integrate = |ri: f32| k.rest_v + ri + (v_old - k.rest_v - ri) * k.decay;
+    // Integrating with the input and choosing afterwards, rather than zeroing the input of
+    // refractory neurons first, takes the refractory test off the integration's critical
+    // path; the values are the same (a refractory neuron integrates R·I' = 0, or holds).
+    let integrated = integrate(k.resistance * x);
+    let held = if refrac_lock { v_old } else { integrate(0.0) };
+    let v_new = if active { integrated } else { held };
     let spike = active & (v_new >= k.thresh_v);
     *v = if spike {
         reset.reset(i, k, v_new)
