@@ -21,6 +21,12 @@
 //! have not started. Results do not depend on which thread runs a share. A member
 //! preempted in the middle of its share is still waited for.
 //!
+//! Whole minutes can be like that on a shared VM: the second core runs its parts half as
+//! fast, and two threads take longer than one. So the driver times the steps and, every
+//! ~2 000 steps, runs 64 on the team and 64 alone (`SoloProbe`), then keeps
+//! the faster mode; alone, every section is one part on the driver, exactly as on one
+//! thread, so this too changes only how long a run takes.
+//!
 //! Kernels that produce spike lists use [`for_each_part_collecting`]: each part collects
 //! its own spikes, and only the short lists travel between cores, never the flag arrays.
 //!
@@ -90,6 +96,9 @@ pub(crate) struct Team {
     member_delay: Option<std::time::Duration>,
     /// A member's share panicked.
     panicked: AtomicBool,
+    /// The driver runs every section alone, as one part ([`SoloProbe`]); read and written
+    /// by the driver only.
+    solo: AtomicBool,
     /// One output list per share, for [`for_each_part_collecting`].
     buffers: Box<[Line<ShareList>]>,
     /// Members asleep (or about to sleep) on `wake`; the driver notifies when it is > 0.
@@ -144,6 +153,7 @@ impl Team {
             #[cfg(test)]
             member_delay: None,
             panicked: AtomicBool::new(false),
+            solo: AtomicBool::new(false),
             buffers: (0..size)
                 .map(|_| Line(ShareList(UnsafeCell::new(Vec::new()))))
                 .collect(),
@@ -258,6 +268,24 @@ impl Team {
         f()
     }
 
+    /// Makes the driver run the next sections alone (`true`) or hand them out (`false`).
+    pub(crate) fn set_solo(&self, solo: bool) {
+        self.solo.store(solo, Ordering::Relaxed);
+    }
+
+    /// Runs `steps` steps (`step()` each) as the driver, choosing between the team and the
+    /// driver alone with `probe`.
+    pub(crate) fn drive_steps(&self, steps: u64, probe: &mut SoloProbe, mut step: impl FnMut()) {
+        self.drive(|| {
+            for _ in 0..steps {
+                self.set_solo(probe.solo_next());
+                let start = std::time::Instant::now();
+                step();
+                probe.record(start.elapsed());
+            }
+        });
+    }
+
     /// After the driver's own share: waits up to [`LATE_AFTER`] for the members to finish,
     /// then claims and runs the share of every member that has not started the section
     /// (a member normally starts 0.2–1 µs after the publication). Once a member has missed
@@ -339,6 +367,69 @@ impl Team {
     }
 }
 
+/// Steps per probe of each mode (the first [`PROBE_SKIP`] of them not timed: caches and
+/// sleeping members settle after a switch).
+const PROBE_STEPS: u64 = 64;
+/// Steps of each probe left out of its timing.
+const PROBE_SKIP: u64 = 8;
+/// Steps run in the chosen mode between two probes.
+const HOLD_STEPS: u64 = 2048;
+
+/// Whether the team or its driver alone runs a run's parallel sections, re-decided from
+/// measured step times: every [`HOLD_STEPS`] steps, [`PROBE_STEPS`] steps run on the team
+/// and as many on the driver alone, and the faster mode runs the next [`HOLD_STEPS`] (the
+/// team unless the driver alone is 3 % faster).
+///
+/// Why: on a shared machine the second core is sometimes slow for minutes (measured on
+/// the project's VM: CUBA 64 000 took 0.45–0.51 s on 2 threads against 0.46 s on 1, and
+/// 0.30–0.37 s minutes later). A part runs the same operations in the same order
+/// whichever thread runs it and however the array is cut (see the module docs), so the
+/// choice changes the time a run takes, never its results.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SoloProbe {
+    /// Steps recorded so far.
+    step: u64,
+    /// Timed steps of the current probe on the team and alone.
+    team: std::time::Duration,
+    solo: std::time::Duration,
+    /// The mode chosen by the last probe.
+    chosen_solo: bool,
+}
+
+impl SoloProbe {
+    /// Where step `step` falls in the probe cycle.
+    fn phase(&self) -> u64 {
+        self.step % (2 * PROBE_STEPS + HOLD_STEPS)
+    }
+
+    /// Whether the next step runs on the driver alone.
+    pub(crate) fn solo_next(&self) -> bool {
+        match self.phase() {
+            p if p < PROBE_STEPS => false,
+            p if p < 2 * PROBE_STEPS => true,
+            _ => self.chosen_solo,
+        }
+    }
+
+    /// Records the time the step announced by [`SoloProbe::solo_next`] took.
+    pub(crate) fn record(&mut self, took: std::time::Duration) {
+        let p = self.phase();
+        if p == 0 {
+            self.team = std::time::Duration::ZERO;
+            self.solo = std::time::Duration::ZERO;
+        }
+        if (PROBE_SKIP..PROBE_STEPS).contains(&p) {
+            self.team += took;
+        } else if (PROBE_STEPS + PROBE_SKIP..2 * PROBE_STEPS).contains(&p) {
+            self.solo += took;
+        }
+        if p == 2 * PROBE_STEPS - 1 {
+            self.chosen_solo = self.solo.as_secs_f64() < 0.97 * self.team.as_secs_f64();
+        }
+        self.step += 1;
+    }
+}
+
 /// The number of parts a section over `len` elements is cut into on this thread now: the
 /// team size when this thread drives a team and `len ≥ min_len`, else 1.
 pub fn parts(len: usize, min_len: usize) -> usize {
@@ -352,7 +443,12 @@ pub fn parts(len: usize, min_len: usize) -> usize {
         } else {
             // SAFETY: a non-null pointer is set only by `Team::drive`/`section` for the
             // lifetime of the team, on this thread.
-            unsafe { (*team).size }.min(len / PART_ALIGN)
+            let team = unsafe { &*team };
+            if team.solo.load(Ordering::Relaxed) {
+                1
+            } else {
+                team.size.min(len / PART_ALIGN)
+            }
         }
     })
 }
@@ -753,5 +849,81 @@ mod tests {
             })
         });
         assert!(r.is_err());
+    }
+
+    /// Feeds `probe` one cycle of steps taking `team` on the team and `solo` alone.
+    fn one_cycle(probe: &mut SoloProbe, team: u64, solo: u64) -> Vec<bool> {
+        let mut modes = Vec::new();
+        for _ in 0..2 * PROBE_STEPS + HOLD_STEPS {
+            let s = probe.solo_next();
+            modes.push(s);
+            let us = if s { solo } else { team };
+            probe.record(std::time::Duration::from_micros(us));
+        }
+        modes
+    }
+
+    #[test]
+    fn the_probe_holds_the_faster_mode_between_probes() {
+        let mut probe = SoloProbe::default();
+        let p = PROBE_STEPS as usize;
+        // The team is faster: probe both, then hold the team.
+        let modes = one_cycle(&mut probe, 30, 50);
+        assert!(modes[..p].iter().all(|&s| !s));
+        assert!(modes[p..2 * p].iter().all(|&s| s));
+        assert!(modes[2 * p..].iter().all(|&s| !s));
+        // The second core became slow: the next probe picks the driver alone.
+        let modes = one_cycle(&mut probe, 60, 50);
+        assert!(modes[2 * p..].iter().all(|&s| s));
+        // Within 3 % the team keeps the sections.
+        let modes = one_cycle(&mut probe, 100, 98);
+        assert!(modes[2 * p..].iter().all(|&s| !s));
+        // Slow steps right after a switch (here: the start of the run) are not counted.
+        let mut probe = SoloProbe::default();
+        for k in 0..2 * PROBE_STEPS {
+            let s = probe.solo_next();
+            let slow = k < PROBE_SKIP;
+            let us = if slow {
+                10_000
+            } else if s {
+                40
+            } else {
+                30
+            };
+            probe.record(std::time::Duration::from_micros(us));
+        }
+        assert!(!probe.solo_next());
+    }
+
+    #[test]
+    fn solo_steps_run_every_section_as_one_part_with_the_same_results() {
+        let team = Team::new(2);
+        let len = 4 * PARALLEL_MIN_ELEMENTS;
+        let mut v = vec![1.0f32; len];
+        let mut parts_seen = Vec::new();
+        let mut probe = SoloProbe::default();
+        std::thread::scope(|s| {
+            s.spawn(|| team.member(1));
+            team.drive_steps(2 * PROBE_STEPS, &mut probe, || {
+                let k = std::sync::atomic::AtomicUsize::new(0);
+                for_each_part(&mut v[..], PARALLEL_MIN_ELEMENTS, |start, part| {
+                    k.fetch_add(1, Ordering::Relaxed);
+                    for (i, x) in part.iter_mut().enumerate() {
+                        *x = *x * 0.5 + (start + i) as f32;
+                    }
+                });
+                parts_seen.push(k.into_inner());
+            });
+        });
+        let p = PROBE_STEPS as usize;
+        assert!(parts_seen[..p].iter().all(|&k| k == 2), "{parts_seen:?}");
+        assert!(parts_seen[p..].iter().all(|&k| k == 1), "{parts_seen:?}");
+        let mut w = vec![1.0f32; len];
+        for _ in 0..2 * PROBE_STEPS {
+            for (i, x) in w.iter_mut().enumerate() {
+                *x = *x * 0.5 + i as f32;
+            }
+        }
+        assert_eq!(v, w);
     }
 }

@@ -27,7 +27,7 @@ use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_a
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::input::{InputVisibility, system_type_of};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
-use crate::parallel::Team;
+use crate::parallel::{SoloProbe, Team};
 use crate::phase::{Phase, Step};
 use crate::population::{
     Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
@@ -134,6 +134,8 @@ pub struct Simulation {
     projections: Vec<(String, Entity)>,
     /// Systems trusted not to observe a fused neuron pass's input total ([`crate::input`]).
     input_users: Vec<TypeId>,
+    /// Team or driver alone, carried across `run_steps` calls.
+    solo_probe: SoloProbe,
 }
 
 impl Simulation {
@@ -207,6 +209,7 @@ impl Simulation {
             // The engine's own `SynapticInput` users: the clear, the stimuli and the
             // aggregation run before any neuron pass; the trace recorder's `input` traces
             // are accounted per population.
+            solo_probe: SoloProbe::default(),
             input_users: vec![
                 system_type_of(clear_inputs),
                 system_type_of(apply_current_stimuli),
@@ -1245,16 +1248,13 @@ impl Simulation {
         // Every pool thread joins the team for the whole run: thread 0 drives the steps,
         // the others run the parallel sections the systems hand out (see `parallel`).
         let team = Team::new(threads);
-        let driver = std::sync::Mutex::new(Some((world, schedule)));
+        let probe = &mut self.solo_probe;
+        let driver = std::sync::Mutex::new(Some((world, schedule, probe)));
         self.pool.broadcast(|ctx| {
             if ctx.index() == 0 {
                 let taken = driver.lock().map(|mut d| d.take()).ok().flatten();
-                if let Some((world, schedule)) = taken {
-                    team.drive(|| {
-                        for _ in 0..n {
-                            schedule.run(world);
-                        }
-                    });
+                if let Some((world, schedule, probe)) = taken {
+                    team.drive_steps(n, probe, || schedule.run(world));
                 }
             } else {
                 team.member(ctx.index());
