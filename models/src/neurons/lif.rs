@@ -471,7 +471,7 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     );
 }
 
-/// Neurons per block of the fused LIF pass: each block's spike masks (4 KiB on the stack)
+/// Neurons per block of the fused LIF pass: each block's spike masks (4 KiB, a per-thread buffer)
 /// are collected right after it is integrated, while they are in L1; with more than
 /// [`MAX_FUSED_CURRENTS`] projections the block's input is also summed with their currents
 /// just before (still in L1 when integrated).
