@@ -471,8 +471,8 @@ pub(crate) fn lif_copy<S: LifSource, R: ResetRule>(
     );
 }
 
-/// Neurons per block of the fused LIF pass: each block's spike masks (4 KiB, a per-thread buffer)
-/// are collected right after it is integrated, while they are in L1; with more than
+/// Neurons per block of the fused LIF pass: each block's spike masks (4 KiB, a per-thread
+/// buffer) are collected right after it is integrated, while they are in L1; with more than
 /// [`MAX_FUSED_CURRENTS`] projections the block's input is also summed with their currents
 /// just before (still in L1 when integrated).
 const AGGREGATE_BLOCK: usize = 1024;
