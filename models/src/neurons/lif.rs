@@ -830,31 +830,35 @@ pub fn lif_system(
             };
             let out = spikes.batch_mut(b);
             let lock = lock.0;
-            match (&kernel.uniform, keep, read) {
-                (Some(c), true, _) => {
-                    let input = &mut input.0[range];
-                    lif_copy_aggregating(c, dt, lock, input, incoming, state, out);
-                }
-                (Some(c), false, true) => {
-                    let input = &input.0[range];
-                    lif_copy_aggregating(c, dt, lock, input, incoming, state, out);
-                }
-                (Some(c), false, false) => {
-                    lif_copy_aggregating(c, dt, lock, (), incoming, state, out);
-                }
-                (None, true, _) => {
-                    let (c, input) = (LifSlices::new(&kernel.arrays), &mut input.0[range]);
-                    lif_copy_aggregating(&c, dt, lock, input, incoming, state, out);
-                }
-                (None, false, true) => {
-                    let (c, input) = (LifSlices::new(&kernel.arrays), &input.0[range]);
-                    lif_copy_aggregating(&c, dt, lock, input, incoming, state, out);
-                }
-                (None, false, false) => {
-                    let c = LifSlices::new(&kernel.arrays);
-                    lif_copy_aggregating(&c, dt, lock, (), incoming, state, out);
-                }
+            if keep {
+                let input = &mut input.0[range];
+                lif_copy_with(kernel, dt, lock, input, incoming, state, out);
+            } else if read {
+                let input = &input.0[range];
+                lif_copy_with(kernel, dt, lock, input, incoming, state, out);
+            } else {
+                lif_copy_with(kernel, dt, lock, (), incoming, state, out);
             }
+        }
+    }
+}
+
+/// [`lif_copy_aggregating`] with `kernel`'s coefficients: one set for every neuron, or
+/// per-neuron arrays.
+fn lif_copy_with(
+    kernel: &LifKernel,
+    dt: f32,
+    lock: bool,
+    input: impl InputTotal,
+    incoming: Incoming<'_>,
+    state: LifState<'_>,
+    spikes: &mut Vec<u32>,
+) {
+    match &kernel.uniform {
+        Some(c) => lif_copy_aggregating(c, dt, lock, input, incoming, state, spikes),
+        None => {
+            let c = LifSlices::new(&kernel.arrays);
+            lif_copy_aggregating(&c, dt, lock, input, incoming, state, spikes);
         }
     }
 }
