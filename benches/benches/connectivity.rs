@@ -13,6 +13,10 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_engine::ConnectRule;
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const PRE: u32 = 10_000;
 const POST: u32 = 10_000;
 

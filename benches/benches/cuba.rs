@@ -11,6 +11,10 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use ember_benches::{build_coba, build_cuba, build_cuba_plastic};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 fn cuba(c: &mut Criterion) {
     let mut g = c.benchmark_group("cuba_4000");
     g.sample_size(10);

@@ -23,6 +23,10 @@ use ember_engine::projection::{Connectivity, deliver_spikes};
 use ember_engine::rng::RngStream;
 use ember_engine::{ConnectRule, Param, Weights};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const N: u32 = 10_000;
 const SPIKES: usize = 100;
 

@@ -9,6 +9,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_engine::{SimConfig, Simulation};
 use ember_models::Lif;
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const STEPS: u64 = 10_000;
 
 fn empty_step(c: &mut Criterion) {

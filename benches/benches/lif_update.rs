@@ -5,6 +5,10 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ember_benches::lif_population;
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const NEURONS: u32 = 100_000;
 const STEPS: u64 = 100;
 

@@ -13,6 +13,10 @@ use ember_models::{
     Adex, Alif, Eif, Exact, Glif2, Izhikevich, IzhikevichPreset, Lif, Poisson, Qif,
 };
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const NEURONS: u32 = 100_000;
 const STEPS: u64 = 100;
 

@@ -8,6 +8,10 @@ use clap::{Parser, Subcommand};
 use ember_cli::progress::Progress;
 use ember_cli::run::{self, BUNDLED_CUBA, BUNDLED_CUBA_NAME, OutputFormat, RunExtras, RunOptions};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 /// Ember: a fast, reproducible spiking neural network simulator.
 #[derive(Parser, Debug)]
 #[command(name = "ember", version, about)]

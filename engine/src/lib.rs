@@ -23,6 +23,7 @@
 
 pub mod adaptation;
 pub mod aggregate;
+pub mod alloc;
 pub mod clock;
 pub mod connectivity;
 pub mod delay;

@@ -18,6 +18,10 @@ use ember_examples::custom_model::{
     RESONANCE_SCENARIO, ResonanceConfig, ResonanceResult, run_resonance, run_resonance_scenario,
 };
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = ResonanceConfig::default();
     let r = run_resonance(&config)?;

@@ -17,6 +17,10 @@
 
 use ember_examples::homeostasis::{HomeostasisConfig, run_homeostasis};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = HomeostasisConfig::default();
     let with = run_homeostasis(&config)?;

@@ -22,6 +22,10 @@ use ember_examples::stdp_receptive_field::{
     INPUTS, SIDE, StdpConfig, run_stdp_receptive_field, write_weights_png,
 };
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args_os()
         .nth(1)

@@ -21,6 +21,10 @@ use std::time::Instant;
 use ember_engine::scenario::ConnectivitySpec;
 use ember_engine::{Connectivity, Scenario, Simulation, SpikeTotal, ValueSpec};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 /// A field of `/proc/self/status` in kB.
 fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");

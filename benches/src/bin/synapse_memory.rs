@@ -22,6 +22,10 @@ use std::time::Instant;
 use ember_engine::{ConnectRule, Connectivity, DelayMode, SimConfig, Simulation, ValueSpec};
 use ember_models::{DeltaCurrent, Lif};
 
+/// Line-aligned state arrays: see [`ember_engine::alloc`].
+#[global_allocator]
+static ALLOC: ember_engine::alloc::CacheLineAlloc = ember_engine::alloc::CacheLineAlloc;
+
 const P: f64 = 0.01;
 
 /// A field of `/proc/self/status` in kB (e.g. `VmRSS`, `VmHWM`).
