@@ -491,6 +491,9 @@ trait CurrentSum: Copy {
     fn prefix(self, n: usize) -> Self;
     /// `(…((x + c₀ᵢ) + c₁ᵢ) + …)`: the currents of neuron `i` added to `x` in order.
     fn add_to(&self, i: usize, x: f32) -> f32;
+    /// `(…(c₀ᵢ + c₁ᵢ) + …)` (0 without currents): [`CurrentSum::add_to`] of a zero input
+    /// without the first addition, which only turns a −0 into +0.
+    fn total(&self, i: usize) -> f32;
 }
 
 impl CurrentSum for () {
@@ -500,21 +503,30 @@ impl CurrentSum for () {
     fn add_to(&self, _i: usize, x: f32) -> f32 {
         x
     }
+    #[inline(always)]
+    fn total(&self, _i: usize) -> f32 {
+        0.0
+    }
 }
 
 /// [`CurrentSum`] for tuples of one or more slices.
 macro_rules! current_sum_tuple {
-    ($($c:ident: $t:ty),+) => {
-        impl CurrentSum for ($($t,)+) {
+    ($c0:ident: $t0:ty $(, $c:ident: $t:ty)*) => {
+        impl CurrentSum for ($t0, $($t,)*) {
             #[inline(always)]
             fn prefix(self, n: usize) -> Self {
-                let ($($c,)+) = self;
-                ($(&$c[..n],)+)
+                let ($c0, $($c,)*) = self;
+                (&$c0[..n], $(&$c[..n],)*)
             }
             #[inline(always)]
             fn add_to(&self, i: usize, x: f32) -> f32 {
-                let ($($c,)+) = self;
-                x $(+ $c[i])+
+                let ($c0, $($c,)*) = self;
+                x + $c0[i] $(+ $c[i])*
+            }
+            #[inline(always)]
+            fn total(&self, i: usize) -> f32 {
+                let ($c0, $($c,)*) = self;
+                $c0[i] $(+ $c[i])*
             }
         }
     };
@@ -541,6 +553,11 @@ trait InputTotal: Split {
     fn prefix(self, n: usize) -> Self;
     /// Neuron `i`'s input before the projection currents are added, nA.
     fn base(&self, i: usize) -> f32;
+    /// Neuron `i`'s total input: `currents` added to [`InputTotal::base`] in order, nA.
+    #[inline(always)]
+    fn sum(&self, i: usize, currents: &impl CurrentSum) -> f32 {
+        currents.add_to(i, self.base(i))
+    }
     /// Records neuron `i`'s total input `x` (nA) where it is kept.
     fn keep(&mut self, i: usize, x: f32);
     /// The input array itself, where the total is kept (the blockwise sum adds into it).
@@ -586,6 +603,13 @@ impl InputTotal for () {
     #[inline(always)]
     fn base(&self, _i: usize) -> f32 {
         0.0
+    }
+    /// Without the `0 + c₀` of the other inputs: one addition less on the neuron loop's
+    /// longest chain. The total differs only where every current is −0 (−0 instead of
+    /// +0, which no comparison and no voltage tells apart) and is never stored.
+    #[inline(always)]
+    fn sum(&self, i: usize, currents: &impl CurrentSum) -> f32 {
+        currents.total(i)
     }
     #[inline(always)]
     fn keep(&mut self, _i: usize, _x: f32) {}
@@ -636,7 +660,7 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     let c = &c.prefix(n);
     let mut any = 0u32;
     for i in 0..n {
-        let x = currents.add_to(i, input.base(i));
+        let x = input.sum(i, &currents);
         input.keep(i, x);
         let spike = lif_neuron(
             &c.at(i),
@@ -692,11 +716,16 @@ enum Incoming<'a> {
     Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
 }
 
+/// A value that starts on a cache line, so the vector stores of a kernel into it never
+/// straddle two lines (see `ember_engine::alloc`).
+#[repr(C, align(64))]
+struct LineAligned<T>(T);
+
 thread_local! {
     /// The spike masks of the block being integrated, one buffer per thread, reused so
     /// that no step zeroes or allocates one (every mask is written before it is read).
-    static BLOCK_MASKS: RefCell<[u32; AGGREGATE_BLOCK]> =
-        const { RefCell::new([0; AGGREGATE_BLOCK]) };
+    static BLOCK_MASKS: RefCell<LineAligned<[u32; AGGREGATE_BLOCK]>> =
+        const { RefCell::new(LineAligned([0; AGGREGATE_BLOCK])) };
 }
 
 /// [`lif_copy`] with the population's `Sum` aggregation fused in
@@ -732,7 +761,7 @@ fn lif_copy_aggregating<S: LifSource, I: InputTotal>(
                     let (block, tail) = rest.split_at(len);
                     let (voltage, refrac, mut input) = block;
                     let state = LifState { voltage, refrac };
-                    let flags = &mut masks[..len];
+                    let flags = &mut masks.0[..len];
                     let c = &c.offset(at);
                     let cur = |k: usize| match incoming {
                         Incoming::Fused(slices, _) => &slices[k][at..at + len],
@@ -948,6 +977,41 @@ impl Lif {
 mod tests {
     use super::*;
     use crate::neurons::settle_refractory;
+
+    #[test]
+    fn zero_input_totals_equal_the_sums_from_zero() {
+        let c0 = [1.5f32, -0.0, -0.0, 0.0, 1e-30, -2.0];
+        let c1 = [0.25f32, -0.0, 0.0, -0.0, -1e-30, 2.0];
+        let c2 = [3.0f32, -0.0, 7.0, 0.0, 0.1, -0.3];
+        let c3 = [-1.0f32, -0.0, -7.0, 0.0, 0.2, 0.3];
+        for i in 0..c0.len() {
+            let sums = [
+                ((&c0[..],).add_to(i, 0.0), (&c0[..],).total(i)),
+                (
+                    (&c0[..], &c1[..]).add_to(i, 0.0),
+                    (&c0[..], &c1[..]).total(i),
+                ),
+                (
+                    (&c0[..], &c1[..], &c2[..]).add_to(i, 0.0),
+                    (&c0[..], &c1[..], &c2[..]).total(i),
+                ),
+                (
+                    (&c0[..], &c1[..], &c2[..], &c3[..]).add_to(i, 0.0),
+                    (&c0[..], &c1[..], &c2[..], &c3[..]).total(i),
+                ),
+                (().add_to(i, 0.0), ().total(i)),
+            ];
+            for (k, (from_zero, total)) in sums.into_iter().enumerate() {
+                // Equal bits, except a −0 total where the sum from +0 gives +0.
+                let same = from_zero.to_bits() == total.to_bits()
+                    || (from_zero == 0.0 && total == 0.0 && total.is_sign_negative());
+                assert!(same, "neuron {i}, sum {k}: {from_zero} vs {total}");
+            }
+        }
+        // The only difference: all currents −0.
+        assert!((&c0[..], &c1[..]).total(1).is_sign_negative());
+        assert!((&c0[..], &c1[..]).add_to(1, 0.0).is_sign_positive());
+    }
 
     /// Runs the kernel and collects spikes, as the system does.
     fn step<S: LifSource>(
