@@ -465,13 +465,15 @@ pub fn deliver_between<A: parallel::Split>(
     };
     if splittable {
         parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
+            prefetch_first_rows(conn, weights, spikes);
             prepare(lo, &mut *part);
-            deliver_range(conn, weights, spikes, scale, lo, &mut *part);
+            deliver_range(conn, weights, spikes, scale, lo, &mut *part, true);
             finish(lo, part, aux);
         });
     } else {
+        prefetch_first_rows(conn, weights, spikes);
         parallel::for_each_part(&mut *out, min_len, &prepare);
-        deliver_range(conn, weights, spikes, scale, 0, out);
+        deliver_range(conn, weights, spikes, scale, 0, out, true);
         parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
             finish(lo, part, aux);
         });
@@ -487,6 +489,7 @@ fn deliver_range(
     scale: f32,
     lo: usize,
     out: &mut [f32],
+    started: bool,
 ) {
     let hi = lo + out.len();
     // `out` covers the whole post population: no row needs cutting.
@@ -498,28 +501,13 @@ fn deliver_range(
         } => {
             // Rows are scattered over the target array: each would otherwise cost a few
             // full memory latencies (at 64 000 neurons most of the delivery time). The
-            // rows of the first spikes start loading together, then each iteration asks
-            // for the row `PREFETCH_AHEAD` spikes ahead.
-            let prefetch_row = |ahead: u32| {
-                let (a, b) = (offsets[ahead as usize], offsets[ahead as usize + 1]);
-                let end = b.min(a + PREFETCH_ROW_MAX);
-                for k in (a..end).step_by(16) {
-                    prefetch_read(targets, k);
-                    if let Param::PerElement(ws) = w {
-                        prefetch_read(ws, k);
-                    }
-                }
-            };
-            // The row offsets are random reads too: they are fetched twice as far ahead.
+            // rows of the first spikes start loading together (see `prefetch_first_rows`),
+            // then each iteration asks for the row `PREFETCH_AHEAD` spikes ahead.
+            let prefetch_row = |ahead: u32| prefetch_row(offsets, targets, w, ahead);
             let far = 2 * PREFETCH_AHEAD;
-            spikes
-                .iter()
-                .take(far)
-                .for_each(|&i| prefetch_read(offsets, i as usize + 1));
-            spikes
-                .iter()
-                .take(PREFETCH_AHEAD)
-                .for_each(|&i| prefetch_row(i));
+            if !started {
+                prefetch_first_rows(conn, weights, spikes);
+            }
             for (n, &i) in spikes.iter().enumerate() {
                 if let Some(&ahead) = spikes.get(n + far) {
                     prefetch_read(offsets, ahead as usize + 1);
@@ -587,6 +575,42 @@ fn deliver_range(
 
 /// How many spikes ahead delivery prefetches a row (rows in flight at once).
 const PREFETCH_AHEAD: usize = 6;
+
+/// Starts loading the rows of the first [`PREFETCH_AHEAD`] spikes and the row offsets of
+/// twice as many (random reads too, so fetched twice as far ahead). [`deliver_between`]
+/// calls it before the synapse model's `prepare` pass, whose sweep over the post array
+/// then hides the rows' latency: with a few spikes per step (CUBA 4 000 has about two) the
+/// rows of a step are otherwise each a full cache miss, waited for one after the other.
+#[inline]
+fn prefetch_first_rows(conn: &Connectivity, weights: &Weights, spikes: &[u32]) {
+    if let Layout::Sparse {
+        offsets, targets, ..
+    } = &conn.layout
+    {
+        spikes
+            .iter()
+            .take(2 * PREFETCH_AHEAD)
+            .for_each(|&i| prefetch_read(offsets, i as usize + 1));
+        spikes
+            .iter()
+            .take(PREFETCH_AHEAD)
+            .for_each(|&i| prefetch_row(offsets, targets, &weights.0, i));
+    }
+}
+
+/// Prefetches the first [`PREFETCH_ROW_MAX`] synapses of row `i` (targets, and weights
+/// when per synapse).
+#[inline(always)]
+fn prefetch_row(offsets: &[usize], targets: &[u32], w: &Param, i: u32) {
+    let (a, b) = (offsets[i as usize], offsets[i as usize + 1]);
+    let end = b.min(a + PREFETCH_ROW_MAX);
+    for k in (a..end).step_by(16) {
+        prefetch_read(targets, k);
+        if let Param::PerElement(ws) = w {
+            prefetch_read(ws, k);
+        }
+    }
+}
 
 /// The most elements of a row delivery prefetches (8 cache lines of `u32`); the hardware
 /// prefetcher follows longer rows by itself.
@@ -708,7 +732,7 @@ mod tests {
                         let sized = csr.clone().with_post_size(post as u32);
                         for c in [&conn, &csr, &sized] {
                             let mut part = vec![0.0; hi - lo];
-                            deliver_range(c, &w, &spikes, 1.5, lo, &mut part);
+                            deliver_range(c, &w, &spikes, 1.5, lo, &mut part, false);
                             assert_eq!(part, expected[lo..hi], "{:?} {lo}..{hi}", c.layout());
                         }
                     }
