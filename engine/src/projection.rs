@@ -516,10 +516,20 @@ fn deliver_range(
                     prefetch_row(ahead);
                 }
                 let (mut a, mut b) = (offsets[i as usize], offsets[i as usize + 1]);
-                if !whole && (lo > 0 || hi < conn_post_bound(targets, a, b)) {
+                if !whole {
+                    // Cut the row to `lo..hi`; a part at either end of the post range
+                    // searches for one bound only.
                     let row = &targets[a..b];
-                    let first = row.partition_point(|&j| (j as usize) < lo);
-                    let last = first + row[first..].partition_point(|&j| (j as usize) < hi);
+                    let first = if lo == 0 {
+                        0
+                    } else {
+                        row.partition_point(|&j| (j as usize) < lo)
+                    };
+                    let last = if hi >= conn_post_bound(targets, a, b) {
+                        row.len()
+                    } else {
+                        first + row[first..].partition_point(|&j| (j as usize) < hi)
+                    };
                     (a, b) = (a + first, a + last);
                 }
                 match w {
