@@ -149,6 +149,11 @@ pub trait LifSource: Sync {
     fn prefix(&self, n: usize) -> Self
     where
         Self: Sized;
+    /// The coefficients of every neuron, if they are one shared set (the fused pass then
+    /// runs its explicitly vectorised form where the target has one).
+    fn shared(&self) -> Option<LifCoefficients> {
+        None
+    }
 }
 
 impl LifSource for LifCoefficients {
@@ -161,6 +166,9 @@ impl LifSource for LifCoefficients {
     }
     fn prefix(&self, _n: usize) -> Self {
         *self
+    }
+    fn shared(&self) -> Option<LifCoefficients> {
+        Some(*self)
     }
 }
 
@@ -184,6 +192,9 @@ impl LifSource for UnitResistance {
     }
     fn prefix(&self, _n: usize) -> Self {
         *self
+    }
+    fn shared(&self) -> Option<LifCoefficients> {
+        Some(self.at(0))
     }
 }
 
@@ -517,6 +528,12 @@ trait CurrentSum: Copy {
     /// `(…(c₀ᵢ + c₁ᵢ) + …)` (0 without currents): [`CurrentSum::add_to`] of a zero input
     /// without the first addition, which only turns a −0 into +0.
     fn total(&self, i: usize) -> f32;
+    /// The slices, in order, and how many there are (the rest of the array empty).
+    #[cfg_attr(
+        not(all(target_arch = "x86_64", target_feature = "avx2")),
+        expect(dead_code, reason = "used by the AVX2 pass only")
+    )]
+    fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize);
 }
 
 impl CurrentSum for () {
@@ -529,6 +546,9 @@ impl CurrentSum for () {
     #[inline(always)]
     fn total(&self, _i: usize) -> f32 {
         0.0
+    }
+    fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize) {
+        ([&[][..]; MAX_FUSED_CURRENTS], 0)
     }
 }
 
@@ -550,6 +570,16 @@ macro_rules! current_sum_tuple {
             fn total(&self, i: usize) -> f32 {
                 let ($c0, $($c,)*) = self;
                 $c0[i] $(+ $c[i])*
+            }
+            fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize) {
+                let ($c0, $($c,)*) = *self;
+                let mut all = [&[][..]; MAX_FUSED_CURRENTS];
+                let mut count = 0;
+                for c in [$c0, $($c,)*] {
+                    all[count] = c;
+                    count += 1;
+                }
+                (all, count)
             }
         }
     };
@@ -583,6 +613,9 @@ trait InputTotal: Split {
     }
     /// Records neuron `i`'s total input `x` (nA) where it is kept.
     fn keep(&mut self, i: usize, x: f32);
+    /// The same mode for the explicitly vectorised pass.
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    fn lanes(&mut self) -> super::lif_lanes::Input<'_>;
     /// The input array itself, where the total is kept (the blockwise sum adds into it).
     fn kept(&mut self) -> Option<&mut [f32]> {
         None
@@ -605,6 +638,10 @@ impl InputTotal for &mut [f32] {
     fn kept(&mut self) -> Option<&mut [f32]> {
         Some(self)
     }
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    fn lanes(&mut self) -> super::lif_lanes::Input<'_> {
+        super::lif_lanes::Input::Keep(self)
+    }
 }
 
 impl InputTotal for &[f32] {
@@ -618,6 +655,10 @@ impl InputTotal for &[f32] {
     }
     #[inline(always)]
     fn keep(&mut self, _i: usize, _x: f32) {}
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    fn lanes(&mut self) -> super::lif_lanes::Input<'_> {
+        super::lif_lanes::Input::Read(self)
+    }
 }
 
 impl InputTotal for () {
@@ -636,6 +677,10 @@ impl InputTotal for () {
     }
     #[inline(always)]
     fn keep(&mut self, _i: usize, _x: f32) {}
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    fn lanes(&mut self) -> super::lif_lanes::Input<'_> {
+        super::lif_lanes::Input::Zero
+    }
 }
 
 /// [`lif_step`] with the `Sum` aggregation inside the neuron loop: neuron `i` integrates
@@ -644,11 +689,13 @@ impl InputTotal for () {
 /// input, or zero, and keeps `x` where someone may look at it ([`InputTotal`]). One sweep
 /// instead of one per projection plus one.
 ///
-/// `spiked[i]` receives a lane mask (`u32::MAX` if neuron `i` spiked, else 0) rather than a
-/// 0/1 byte: the comparison's own mask is stored as is, where bytes cost a pack and a shift
-/// per vector. Returns whether any neuron spiked (the OR of the masks, vectorised with the
-/// loop), so a block without spikes skips [`collect_spike_masks`]. `refrac_lock` selects
-/// one of two monomorphised loops, so the inner loop carries no test of it.
+/// The portable loop stores in `spiked[i]` a lane mask (`u32::MAX` if neuron `i` spiked,
+/// else 0) rather than a 0/1 byte: the comparison's own mask is stored as is, where bytes
+/// cost a pack and a shift per vector. With one shared set of coefficients on an AVX2
+/// target the explicitly vectorised pass (`lif_lanes`, bit-identical) runs instead and
+/// leaves one bit per neuron, 32 per word. The result says which, or that no neuron spiked
+/// (so a block without spikes skips the collection). `refrac_lock` selects one of two
+/// monomorphised loops, so the inner loop carries no test of it.
 #[inline(always)]
 fn lif_step_summing<S: LifSource>(
     c: &S,
@@ -658,7 +705,7 @@ fn lif_step_summing<S: LifSource>(
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
-) -> bool {
+) -> BlockSpikes {
     if refrac_lock {
         lif_summing_loop::<S, true>(c, dt, input, currents, state, spiked)
     } else {
@@ -675,11 +722,43 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
-) -> bool {
+) -> BlockSpikes {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
     let (mut input, refrac, spiked) = (input.prefix(n), &mut refrac[..n], &mut spiked[..n]);
     let currents = currents.prefix(n);
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    if let Some(k) = c.shared() {
+        let (slices, count) = currents.slices();
+        let lanes = input.lanes();
+        let (done, mut any) = super::lif_lanes::lif_words::<LOCK>(
+            &k,
+            dt,
+            lanes,
+            &slices[..count],
+            voltage,
+            refrac,
+            spiked,
+        );
+        // The last `n − done` (< 32) neurons: the portable kernel, into one more word.
+        if done < n {
+            let mut word = 0u32;
+            for i in done..n {
+                let x = input.sum(i, &currents);
+                input.keep(i, x);
+                let (v, r) = (&mut voltage[i], &mut refrac[i]);
+                let spike = lif_neuron(&k, &ConstantReset, i, dt, LOCK, x, v, r);
+                word |= u32::from(spike) << (i - done);
+            }
+            spiked[done / 32] = word;
+            any |= word != 0;
+        }
+        return if any {
+            BlockSpikes::Words
+        } else {
+            BlockSpikes::None
+        };
+    }
     let c = &c.prefix(n);
     let mut any = 0u32;
     for i in 0..n {
@@ -699,7 +778,39 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
         spiked[i] = mask;
         any |= mask;
     }
-    any != 0
+    if any != 0 {
+        BlockSpikes::Masks
+    } else {
+        BlockSpikes::None
+    }
+}
+
+/// How a block of the fused LIF pass left its spikes in the mask buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockSpikes {
+    /// No neuron spiked.
+    None,
+    /// One lane mask per neuron ([`collect_spike_masks`]).
+    Masks,
+    /// One bit per neuron, 32 per word ([`collect_spike_words`]).
+    #[cfg_attr(
+        not(all(target_arch = "x86_64", target_feature = "avx2")),
+        expect(dead_code, reason = "produced by the AVX2 pass only")
+    )]
+    Words,
+}
+
+/// Appends `offset + 32·w + b` for every set bit `b` of `words[w]` to `spikes`, in
+/// increasing order.
+#[inline]
+fn collect_spike_words(words: &[u32], offset: u32, spikes: &mut Vec<u32>) {
+    for (w, &word) in words.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            spikes.push(offset + 32 * w as u32 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
 }
 
 /// Appends `offset + i` for every `masks[i] != 0` to `spikes`, in increasing order (the
@@ -790,7 +901,7 @@ fn lif_copy_aggregating<S: LifSource, I: InputTotal>(
                         Incoming::Fused(slices, _) => &slices[k][at..at + len],
                         Incoming::Blockwise(..) => &[][..],
                     };
-                    let any = match incoming {
+                    let spiked = match incoming {
                         Incoming::Fused(_, 0) => {
                             lif_step_summing(c, dt, lock, input, (), state, flags)
                         }
@@ -815,8 +926,12 @@ fn lif_copy_aggregating<S: LifSource, I: InputTotal>(
                             lif_step_summing(c, dt, lock, input, (), state, flags)
                         }
                     };
-                    if any {
-                        collect_spike_masks(flags, at as u32, spikes);
+                    match spiked {
+                        BlockSpikes::None => {}
+                        BlockSpikes::Masks => collect_spike_masks(flags, at as u32, spikes),
+                        BlockSpikes::Words => {
+                            collect_spike_words(&flags[..len.div_ceil(32)], at as u32, spikes);
+                        }
                     }
                     at += len;
                     rest = tail;
@@ -1004,6 +1119,134 @@ impl Lif {
 mod tests {
     use super::*;
     use crate::neurons::settle_refractory;
+
+    /// One block of the fused pass through `c`: the spikes, from either mask format.
+    fn summing_block<S: LifSource>(
+        c: &S,
+        lock: bool,
+        input: impl InputTotal,
+        currents: &[&[f32]],
+        v: &mut [f32],
+        r: &mut [f32],
+    ) -> Vec<u32> {
+        let n = v.len();
+        let mut flags = vec![0u32; n];
+        let state = LifState {
+            voltage: v,
+            refrac: r,
+        };
+        let f = &mut flags;
+        let spiked = match *currents {
+            [] => lif_step_summing(c, 0.1, lock, input, (), state, f),
+            [a] => lif_step_summing(c, 0.1, lock, input, (a,), state, f),
+            [a, b] => lif_step_summing(c, 0.1, lock, input, (a, b), state, f),
+            [a, b, d] => lif_step_summing(c, 0.1, lock, input, (a, b, d), state, f),
+            [a, b, d, e] => lif_step_summing(c, 0.1, lock, input, (a, b, d, e), state, f),
+            _ => unreachable!(),
+        };
+        let mut spikes = Vec::new();
+        match spiked {
+            BlockSpikes::None => {}
+            BlockSpikes::Masks => collect_spike_masks(&flags, 0, &mut spikes),
+            BlockSpikes::Words => collect_spike_words(&flags[..n.div_ceil(32)], 0, &mut spikes),
+        }
+        spikes
+    }
+
+    /// Shared coefficients take the explicitly vectorised pass on AVX2 targets
+    /// (`lif_lanes`); per-neuron arrays with the same values take the portable loop. Both
+    /// must give the same bits for every input mode, current count, `refrac_lock` and
+    /// resistance, with a ragged tail, refractory neurons, −0 currents and a NaN input.
+    #[test]
+    fn shared_coefficients_pass_matches_the_portable_loop() {
+        let n = 3 * 32 + 13;
+        let wave = |i: usize, m: usize, scale: f32| ((i * m) % 17) as f32 * scale - 4.0;
+        let currents: Vec<Vec<f32>> = (0..4)
+            .map(|k| {
+                (0..n)
+                    .map(|i| {
+                        if i % 29 == 3 {
+                            -0.0
+                        } else {
+                            wave(i, 7 + 4 * k, 0.6)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for resistance in [1.0, 2.5] {
+            let lif = Lif {
+                resistance: resistance.into(),
+                ..Lif::new(-60.0, -65.0, -52.0, 1.0, 10.0)
+            };
+            let shared = lif.coefficients(0, 0.1);
+            let arrays = LifArrays {
+                rest_v: vec![shared.rest_v; n],
+                reset_v: vec![shared.reset_v; n],
+                thresh_v: vec![shared.thresh_v; n],
+                refrac_t: vec![shared.refrac_t; n],
+                decay: vec![shared.decay; n],
+                resistance: vec![shared.resistance; n],
+            };
+            let slices = LifSlices::new(&arrays);
+            for lock in [true, false] {
+                for count in 0..=4 {
+                    let cur: Vec<&[f32]> = currents[..count].iter().map(Vec::as_slice).collect();
+                    for mode in 0..3 {
+                        let mut v0: Vec<f32> = (0..n).map(|i| -60.0 + wave(i, 5, 0.9)).collect();
+                        let mut r0: Vec<f32> = (0..n).map(|i| [0.0, 0.05, 0.3][i % 3]).collect();
+                        let mut in0: Vec<f32> = (0..n).map(|i| wave(i, 3, 1.1)).collect();
+                        in0[7] = f32::NAN;
+                        let (mut v1, mut r1, mut in1) = (v0.clone(), r0.clone(), in0.clone());
+                        let (mut a, mut b) = (Vec::new(), Vec::new());
+                        for _ in 0..6 {
+                            let (c0, c1) = (&cur[..], &cur[..]);
+                            let (s0, s1) = match mode {
+                                0 => (
+                                    summing_block(&shared, lock, (), c0, &mut v0, &mut r0),
+                                    summing_block(&slices, lock, (), c1, &mut v1, &mut r1),
+                                ),
+                                1 => (
+                                    summing_block(&shared, lock, &in0[..], c0, &mut v0, &mut r0),
+                                    summing_block(&slices, lock, &in1[..], c1, &mut v1, &mut r1),
+                                ),
+                                _ => (
+                                    summing_block(
+                                        &shared,
+                                        lock,
+                                        &mut in0[..],
+                                        c0,
+                                        &mut v0,
+                                        &mut r0,
+                                    ),
+                                    summing_block(
+                                        &slices,
+                                        lock,
+                                        &mut in1[..],
+                                        c1,
+                                        &mut v1,
+                                        &mut r1,
+                                    ),
+                                ),
+                            };
+                            a.extend(s0);
+                            b.extend(s1);
+                        }
+                        let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                        let case =
+                            format!("R {resistance}, lock {lock}, {count} currents, mode {mode}");
+                        assert_eq!(bits(&v0), bits(&v1), "{case}");
+                        assert_eq!(bits(&r0), bits(&r1), "{case}");
+                        assert_eq!(bits(&in0), bits(&in1), "{case}");
+                        assert_eq!(a, b, "{case}");
+                        // Not vacuous: neurons spike, also in the tail.
+                        assert!(a.len() > 10, "{case}: {} spikes", a.len());
+                        assert!(a.iter().any(|&i| i >= 96), "{case}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn zero_input_totals_equal_the_sums_from_zero() {
