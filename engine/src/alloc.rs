@@ -94,6 +94,27 @@ unsafe fn recorded(ptr: *mut u8) -> usize {
     unsafe { ptr.cast::<usize>().sub(1).read() }
 }
 
+/// A block of `layout` from `system` (`System`'s `alloc` or `alloc_zeroed`): padded and
+/// placed on a line when [`padded`], else as asked.
+///
+/// # Safety
+/// `layout` has a non-zero size; `system` returns null or a block of the layout it is given.
+#[inline]
+unsafe fn padded_or_system(layout: Layout, system: impl FnOnce(Layout) -> *mut u8) -> *mut u8 {
+    if !padded(layout) {
+        return system(layout);
+    }
+    let Some(outer) = outer(layout.size()) else {
+        return std::ptr::null_mut();
+    };
+    let base = system(outer);
+    if base.is_null() {
+        return base;
+    }
+    // SAFETY: `base` is a word-aligned block of `size + CACHE_LINE` bytes.
+    unsafe { place(base, offset_of(base)) }
+}
+
 // SAFETY: padded blocks are taken from `System` with `outer(size)` and returned to it with
 // the same layout (`size` is the caller's, the base recovered from the recorded offset);
 // the block handed out, `size` bytes at a line boundary at most `CACHE_LINE` bytes into a
@@ -104,38 +125,14 @@ unsafe fn recorded(ptr: *mut u8) -> usize {
 unsafe impl GlobalAlloc for CacheLineAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !padded(layout) {
-            // SAFETY: the caller's layout, non-zero size (the caller's contract).
-            return unsafe { System.alloc(layout) };
-        }
-        let Some(outer) = outer(layout.size()) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: a non-zero size.
-        let base = unsafe { System.alloc(outer) };
-        if base.is_null() {
-            return base;
-        }
-        // SAFETY: `base` is a word-aligned block of `size + CACHE_LINE` bytes.
-        unsafe { place(base, offset_of(base)) }
+        // SAFETY: the caller's layout, non-zero size (the caller's contract).
+        unsafe { padded_or_system(layout, |l| System.alloc(l)) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !padded(layout) {
-            // SAFETY: as in `alloc`.
-            return unsafe { System.alloc_zeroed(layout) };
-        }
-        let Some(outer) = outer(layout.size()) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: a non-zero size.
-        let base = unsafe { System.alloc_zeroed(outer) };
-        if base.is_null() {
-            return base;
-        }
-        // SAFETY: as in `alloc`; the header lies before the zeroed user block.
-        unsafe { place(base, offset_of(base)) }
+        // SAFETY: as in `alloc`; a padded block's header lies before the zeroed user block.
+        unsafe { padded_or_system(layout, |l| System.alloc_zeroed(l)) }
     }
 
     #[inline]

@@ -1120,6 +1120,18 @@ mod tests {
     use super::*;
     use crate::neurons::settle_refractory;
 
+    /// Per-neuron arrays holding `c` for each of `n` neurons (the array path, same values).
+    fn arrays_of(c: &LifCoefficients, n: usize) -> LifArrays {
+        LifArrays {
+            rest_v: vec![c.rest_v; n],
+            reset_v: vec![c.reset_v; n],
+            thresh_v: vec![c.thresh_v; n],
+            refrac_t: vec![c.refrac_t; n],
+            decay: vec![c.decay; n],
+            resistance: vec![c.resistance; n],
+        }
+    }
+
     /// One block of the fused pass through `c`: the spikes, from either mask format.
     fn summing_block<S: LifSource>(
         c: &S,
@@ -1180,14 +1192,7 @@ mod tests {
                 ..Lif::new(-60.0, -65.0, -52.0, 1.0, 10.0)
             };
             let shared = lif.coefficients(0, 0.1);
-            let arrays = LifArrays {
-                rest_v: vec![shared.rest_v; n],
-                reset_v: vec![shared.reset_v; n],
-                thresh_v: vec![shared.thresh_v; n],
-                refrac_t: vec![shared.refrac_t; n],
-                decay: vec![shared.decay; n],
-                resistance: vec![shared.resistance; n],
-            };
+            let arrays = arrays_of(&shared, n);
             let slices = LifSlices::new(&arrays);
             for lock in [true, false] {
                 for count in 0..=4 {
@@ -1502,14 +1507,7 @@ mod tests {
         // 19 neurons: two 8-lane blocks plus a 3-neuron remainder.
         let c = trace_a();
         let n = 19;
-        let arrays = LifArrays {
-            rest_v: vec![c.rest_v; n],
-            reset_v: vec![c.reset_v; n],
-            thresh_v: vec![c.thresh_v; n],
-            refrac_t: vec![c.refrac_t; n],
-            decay: vec![c.decay; n],
-            resistance: vec![c.resistance; n],
-        };
+        let arrays = arrays_of(&c, n);
         let input: Vec<f32> = (0..n).map(|i| (i % 5) as f32 * 8.0).collect();
         let v0: Vec<f32> = (0..n).map(|i| -60.0 + (i as f32) * 0.6).collect();
         let r0: Vec<f32> = (0..n).map(|i| if i % 7 == 0 { 1.0 } else { 0.0 }).collect();
