@@ -38,6 +38,15 @@
 //!
 //! Every parameter may be one value or one per neuron. Reference: Inferno `LIF`
 //! (`inferno/neural/neurons/linear.py`), Gerstner et al., *Neuronal Dynamics* (2014) §1.3.
+//!
+//! # Kernels
+//!
+//! One portable, auto-vectorised step does the arithmetic above. The system's fused pass
+//! also adds the incoming projection currents in the same sweep. With one shared set of
+//! parameters on an AVX2 target, the fused pass runs an intrinsics form of the same
+//! operations (`lif_lanes`), which hands spikes on as bits. With `R = 1` (the default) the
+//! multiply by `R` is folded away. All forms give bit-identical results, and tests compare
+//! them.
 
 use std::cell::RefCell;
 
