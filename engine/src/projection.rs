@@ -467,13 +467,13 @@ pub fn deliver_between<A: parallel::Split>(
         parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
             prefetch_first_rows(conn, weights, spikes);
             prepare(lo, &mut *part);
-            deliver_range(conn, weights, spikes, scale, lo, &mut *part, true);
+            deliver_range(conn, weights, spikes, scale, lo, &mut *part);
             finish(lo, part, aux);
         });
     } else {
         prefetch_first_rows(conn, weights, spikes);
         parallel::for_each_part(&mut *out, min_len, &prepare);
-        deliver_range(conn, weights, spikes, scale, 0, out, true);
+        deliver_range(conn, weights, spikes, scale, 0, out);
         parallel::for_each_part((out, aux), min_len, |lo, (part, aux)| {
             finish(lo, part, aux);
         });
@@ -489,7 +489,6 @@ fn deliver_range(
     scale: f32,
     lo: usize,
     out: &mut [f32],
-    started: bool,
 ) {
     let hi = lo + out.len();
     // `out` covers the whole post population: no row needs cutting.
@@ -501,13 +500,11 @@ fn deliver_range(
         } => {
             // Rows are scattered over the target array: each would otherwise cost a few
             // full memory latencies (at 64 000 neurons most of the delivery time). The
-            // rows of the first spikes start loading together (see `prefetch_first_rows`),
+            // rows of the first spikes started loading before the synapse model's sweep
+            // (`prefetch_first_rows`, called by `deliver_between`),
             // then each iteration asks for the row `PREFETCH_AHEAD` spikes ahead.
             let prefetch_row = |ahead: u32| prefetch_row(offsets, targets, w, ahead);
             let far = 2 * PREFETCH_AHEAD;
-            if !started {
-                prefetch_first_rows(conn, weights, spikes);
-            }
             for (n, &i) in spikes.iter().enumerate() {
                 if let Some(&ahead) = spikes.get(n + far) {
                     prefetch_read(offsets, ahead as usize + 1);
@@ -742,7 +739,7 @@ mod tests {
                         let sized = csr.clone().with_post_size(post as u32);
                         for c in [&conn, &csr, &sized] {
                             let mut part = vec![0.0; hi - lo];
-                            deliver_range(c, &w, &spikes, 1.5, lo, &mut part, false);
+                            deliver_range(c, &w, &spikes, 1.5, lo, &mut part);
                             assert_eq!(part, expected[lo..hi], "{:?} {lo}..{hi}", c.layout());
                         }
                     }

@@ -44,8 +44,8 @@
 //! One portable, auto-vectorised step does the arithmetic above. The system's fused pass
 //! also adds the incoming projection currents in the same sweep. With one shared set of
 //! parameters on an AVX2 target, the fused pass runs an intrinsics form of the same
-//! operations (`lif_lanes`), which hands spikes on as bits. With `R = 1` (the default) the
-//! multiply by `R` is folded away. All forms give bit-identical results, and tests compare
+//! operations (`lif_lanes`), which hands spikes on as bits and, with `R = 1` (the default),
+//! folds the multiply by `R` away. All forms give bit-identical results, and tests compare
 //! them.
 
 use std::cell::RefCell;
@@ -178,32 +178,6 @@ impl LifSource for LifCoefficients {
     }
     fn shared(&self) -> Option<LifCoefficients> {
         Some(*self)
-    }
-}
-
-/// One shared set of coefficients with `resistance = 1` MΩ (the default, and the usual
-/// choice when currents are given in millivolts, as in CUBA): the same kernel as with
-/// [`LifCoefficients`], where `R·I = 1·I` is folded to `I` at compile time. Exact (`1·x = x`
-/// in IEEE arithmetic), and it takes the multiply off the neuron loop's longest chain.
-#[derive(Clone, Copy, Debug)]
-pub struct UnitResistance(pub LifCoefficients);
-
-impl LifSource for UnitResistance {
-    #[inline(always)]
-    fn at(&self, _i: usize) -> LifCoefficients {
-        LifCoefficients {
-            resistance: 1.0,
-            ..self.0
-        }
-    }
-    fn offset(&self, _start: usize) -> impl LifSource {
-        *self
-    }
-    fn prefix(&self, _n: usize) -> Self {
-        *self
-    }
-    fn shared(&self) -> Option<LifCoefficients> {
-        Some(self.at(0))
     }
 }
 
@@ -1031,10 +1005,6 @@ fn lif_copy_with(
     spikes: &mut Vec<u32>,
 ) {
     match &kernel.uniform {
-        Some(c) if c.resistance == 1.0 => {
-            let c = &UnitResistance(*c);
-            lif_copy_aggregating(c, dt, lock, input, incoming, state, spikes);
-        }
         Some(c) => lif_copy_aggregating(c, dt, lock, input, incoming, state, spikes),
         None => {
             let c = LifSlices::new(&kernel.arrays);
@@ -1436,10 +1406,7 @@ mod tests {
             let mut r0: Vec<f32> = (0..n).map(|i| [0.0, 0.5, 1.0, 2.0][i % 4]).collect();
             let mut v1 = v0.clone();
             let mut r1 = r0.clone();
-            // Shared coefficients, per-neuron arrays, and the shared set through the
-            // unit-resistance kernel (R = 1 here), against the reference kernel.
-            for source in 0..3 {
-                let slices = source == 1;
+            for slices in [false, true] {
                 let (mut fused, mut reference) = (Vec::new(), Vec::new());
                 for _ in 0..4 {
                     let mut input = vec![0.5f32; n];
@@ -1459,16 +1426,11 @@ mod tests {
                     ) {
                         lif_copy_aggregating(c, 1.0, lock, input, incoming, state, spikes);
                     }
-                    match source {
-                        0 => run_fused(&shared, lock, &mut input, incoming, state, &mut spikes),
-                        1 => {
-                            let c = LifSlices::new(&arrays);
-                            run_fused(&c, lock, &mut input, incoming, state, &mut spikes);
-                        }
-                        _ => {
-                            let c = UnitResistance(shared);
-                            run_fused(&c, lock, &mut input, incoming, state, &mut spikes);
-                        }
+                    if slices {
+                        let c = LifSlices::new(&arrays);
+                        run_fused(&c, lock, &mut input, incoming, state, &mut spikes);
+                    } else {
+                        run_fused(&shared, lock, &mut input, incoming, state, &mut spikes);
                     }
                     let summed: Vec<f32> = (0..n).map(|i| 0.5 + c0[i] + c1[i]).collect();
                     assert_eq!(input, summed);
@@ -1477,14 +1439,14 @@ mod tests {
                     } else {
                         step(&shared, lock, &summed, &mut v1, &mut r1, 0)
                     };
-                    assert_eq!(spikes, expected, "lock {lock}, source {source}");
+                    assert_eq!(spikes, expected, "lock {lock}, slices {slices}");
                     fused.extend(spikes);
                     reference.extend(expected);
                 }
                 assert_eq!(v0, v1);
                 assert_eq!(r0, r1);
                 // Not vacuous: neurons spike, in every block.
-                assert!(fused.len() > 50, "{} spikes", fused.len());
+                assert!(fused.len() > 100, "{} spikes", fused.len());
                 assert!(fused.iter().any(|&i| i as usize >= 2 * AGGREGATE_BLOCK));
                 assert_eq!(fused, reference);
             }

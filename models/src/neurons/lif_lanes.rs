@@ -185,23 +185,14 @@ unsafe fn lane8<const LOCK: bool, const N: usize, const MODE: u8, const UNIT: bo
         let zero = _mm256_setzero_ps();
         // The total input: `(…((base + c₀) + c₁) + …)`, or `(…(c₀ + c₁) + …)` from a
         // zero input (as `InputTotal::sum`).
-        let x = if MODE == 0 {
-            if N == 0 {
-                zero
-            } else {
-                let mut x = _mm256_loadu_ps(cur[0].add(i));
-                for p in &cur[1..N] {
-                    x = _mm256_add_ps(x, _mm256_loadu_ps(p.add(i)));
-                }
-                x
-            }
-        } else {
-            let mut x = _mm256_loadu_ps(input.add(i));
-            for p in &cur[..N] {
-                x = _mm256_add_ps(x, _mm256_loadu_ps(p.add(i)));
-            }
-            x
+        let (mut x, rest) = match (MODE, N) {
+            (0, 0) => (zero, &cur[..0]),
+            (0, _) => (_mm256_loadu_ps(cur[0].add(i)), &cur[1..N]),
+            _ => (_mm256_loadu_ps(input.add(i)), &cur[..N]),
         };
+        for p in rest {
+            x = _mm256_add_ps(x, _mm256_loadu_ps(p.add(i)));
+        }
         if MODE == 2 {
             _mm256_storeu_ps(input.add(i), x);
         }
