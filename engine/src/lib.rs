@@ -28,6 +28,7 @@ pub mod clock;
 pub mod connectivity;
 pub mod delay;
 pub mod error;
+pub mod executor;
 pub mod input;
 pub mod model;
 pub mod parallel;

@@ -1,8 +1,9 @@
 //! [`Simulation`]: the world, the step schedule, the clock and the thread pool.
 //!
-//! The step schedule runs on bevy's single-threaded executor: with ~10 systems per step and
-//! 10⁴ steps per simulated second, the multi-threaded executor's ~100 µs per run would cost
-//! a second per simulated second (DESIGN.md, measured). Parallelism lives *inside* systems
+//! The step schedule runs on one thread ([`StepExecutor`]: bevy's single-threaded
+//! semantics with less work per system): with ~10 systems per step and 10⁴ steps per
+//! simulated second, the multi-threaded executor's ~100 µs per run would cost a second per
+//! simulated second (DESIGN.md, measured). Parallelism lives *inside* systems
 //! (large arrays split over rayon's pool), and the whole run executes inside one
 //! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
 
@@ -12,9 +13,7 @@ use std::sync::Arc;
 
 use bevy_ecs::prelude::*;
 
-use bevy_ecs::schedule::{
-    IntoScheduleConfigs, LogLevel, ScheduleBuildSettings, ScheduleConfigs, SingleThreadedExecutor,
-};
+use bevy_ecs::schedule::{IntoScheduleConfigs, LogLevel, ScheduleBuildSettings, ScheduleConfigs};
 use bevy_ecs::system::ScheduleSystem;
 
 use crate::adaptation::{
@@ -25,6 +24,7 @@ use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_arrivals};
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
+use crate::executor::StepExecutor;
 use crate::input::{InputVisibility, system_type_of};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
 use crate::parallel::{SoloProbe, Team};
@@ -176,7 +176,9 @@ impl Simulation {
             step_time: config.step_time,
         });
         let mut schedule = Schedule::new(Step);
-        schedule.set_executor(SingleThreadedExecutor::new());
+        let (executor, condition_scan) = StepExecutor::new();
+        schedule.set_executor(executor);
+        schedule.add_build_pass(condition_scan);
         schedule.set_build_settings(ScheduleBuildSettings {
             ambiguity_detection: LogLevel::Error,
             ..Default::default()
