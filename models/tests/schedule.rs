@@ -523,3 +523,60 @@ fn model_systems_join_the_schedule_on_first_use_only() {
     assert_eq!(sim.schedule_mut().systems_len(), with_lif + 1);
     sim.run_steps(5).unwrap();
 }
+
+/// Whether the step schedule holds a system of `system`'s type.
+fn has_system<M>(sim: &mut Simulation, system: impl IntoSystem<(), (), M>) -> bool {
+    let kind = IntoSystem::into_system(system).system_type();
+    sim.initialize().unwrap();
+    let schedule = sim.schedule_mut();
+    schedule
+        .systems()
+        .unwrap()
+        .any(|(_, s)| (**s).system_type() == kind)
+}
+
+#[test]
+fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
+    use ember_engine::aggregate::aggregate_projection_currents;
+    let mut sim = new_sim(1.0, 1);
+    let lif = Lif::new(-65.0, -65.0, -50.0, 2.0, 20.0);
+    let a = sim
+        .add_population("a", 2, lif.clone(), Default::default())
+        .unwrap();
+    let syn = SingleExponentialCurrent {
+        spike_charge: 1.0,
+        time_constant: 5.0,
+    };
+    let all = ConnectRule::AllToAll { autapses: false };
+    sim.add_projection(None, a, a, &all, ValueSpec::Scalar(1.0), syn)
+        .unwrap();
+    // LIF sums its own currents and nothing stimulates it: neither system runs.
+    assert!(!has_system(&mut sim, apply_current_stimuli));
+    assert!(!has_system(&mut sim, aggregate_projection_currents));
+
+    // A stimulus component spawned by hand (not through `add_current`) still works.
+    let rec = sim.record_spikes(a).unwrap();
+    sim.world_mut().spawn(ember_engine::stimulus::CurrentStimulus {
+        target: a.0,
+        amplitude: Param::Scalar(40.0),
+        start_step: 0,
+        stop_step: u64::MAX,
+        neurons: Some(vec![1]),
+        size: 2,
+    });
+    sim.run_steps(10).unwrap();
+    assert!(has_system(&mut sim, apply_current_stimuli));
+    assert!(sim.recorded_spikes(rec).iter().any(|e| e.neuron == 1));
+
+    // A population whose currents are combined by another rule needs the aggregation.
+    let options = ember_engine::PopulationOptions {
+        aggregate: ember_engine::AggregateRule::Max,
+        ..Default::default()
+    };
+    let b = sim.add_population("b", 2, lif, options).unwrap();
+    assert!(!has_system(&mut sim, aggregate_projection_currents));
+    sim.add_projection(None, a, b, &all, ValueSpec::Scalar(1.0), syn)
+        .unwrap();
+    assert!(has_system(&mut sim, aggregate_projection_currents));
+    sim.run_steps(5).unwrap();
+}
