@@ -1279,7 +1279,8 @@ impl Simulation {
                 .query::<(&IncomingProjections, &Aggregation, Has<FusedAggregation>)>()
                 .iter(w)
                 .any(|(incoming, agg, fused)| {
-                    !incoming.entities().is_empty() && !(fused && agg.fused())
+                    let summed_in_pass = fused && agg.fused();
+                    !incoming.entities().is_empty() && !summed_in_pass
                 });
             if any {
                 self.install(AGGREGATION);

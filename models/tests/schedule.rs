@@ -556,14 +556,15 @@ fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
 
     // A stimulus component spawned by hand (not through `add_current`) still works.
     let rec = sim.record_spikes(a).unwrap();
-    sim.world_mut().spawn(ember_engine::stimulus::CurrentStimulus {
-        target: a.0,
-        amplitude: Param::Scalar(40.0),
-        start_step: 0,
-        stop_step: u64::MAX,
-        neurons: Some(vec![1]),
-        size: 2,
-    });
+    sim.world_mut()
+        .spawn(ember_engine::stimulus::CurrentStimulus {
+            target: a.0,
+            amplitude: Param::Scalar(40.0),
+            start_step: 0,
+            stop_step: u64::MAX,
+            neurons: Some(vec![1]),
+            size: 2,
+        });
     sim.run_steps(10).unwrap();
     assert!(has_system(&mut sim, apply_current_stimuli));
     assert!(sim.recorded_spikes(rec).iter().any(|e| e.neuron == 1));
