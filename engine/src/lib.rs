@@ -59,7 +59,8 @@ pub use model::{
 };
 pub use phase::{Phase, Step};
 pub use population::{
-    Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
+    Population, PopulationId, PreSpikes, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput,
+    Voltage,
 };
 pub use projection::{
     Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,

@@ -48,7 +48,7 @@ use ember_engine::model::ClearHook;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
     ProjectsFrom, ProjectsTo, SpawnContext, Weights,
 };
 
@@ -104,13 +104,14 @@ pub fn single_exponential_conductance_system(
     voltages: Query<&Voltage>,
     mut q: Query<ConductanceProjection<'_>>,
 ) {
+    let mut pre_spikes = PreSpikes::new(&spikes);
     for (proj, from, to, conn, w, syn, decay, mut g, mut out, mut line) in &mut q {
         let post = proj.post_size as usize;
         let Ok(v) = voltages.get(to.0) else {
             continue;
         };
         debug_assert_eq!(v.0.len(), out.0.len());
-        let pre = spikes.get(from.0).ok();
+        let pre = pre_spikes.get(from.0);
         let (decay, reversal_v) = (decay.0, syn.reversal_v);
         for (b, ((drive, g), v)) in out
             .0

@@ -13,7 +13,7 @@ use ember_engine::delay::prepare_and_deliver_copy;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
     ProjectsFrom, Weights,
 };
 
@@ -43,8 +43,9 @@ pub fn delta_current_system(
     mut q: Query<DeltaProjection<'_>>,
 ) {
     let dt = clock.dt();
+    let mut pre_spikes = PreSpikes::new(&spikes);
     for (proj, from, conn, w, syn, mut out, mut line) in &mut q {
-        let pre = spikes.get(from.0).ok();
+        let pre = pre_spikes.get(from.0);
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / dt;
         for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {

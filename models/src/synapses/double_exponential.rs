@@ -36,7 +36,7 @@ use ember_engine::model::ClearHook;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
     ProjectsFrom, SpawnContext, Weights,
 };
 
@@ -108,10 +108,11 @@ pub fn double_exponential_current_system(
     spikes: Query<&Spikes>,
     mut q: Query<DoubleExponentialProjection<'_>>,
 ) {
+    let mut pre_spikes = PreSpikes::new(&spikes);
     for (proj, from, conn, w, k, mut state, mut out, mut line) in &mut q {
         let post = proj.post_size as usize;
         let state = &mut *state;
-        let pre = spikes.get(from.0).ok();
+        let pre = pre_spikes.get(from.0);
         for (b, ((drive, i_d), i_r)) in out
             .0
             .chunks_exact_mut(post)

@@ -19,7 +19,7 @@ use ember_engine::delay::prepare_and_deliver_copy;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, Projection, ProjectionCurrent,
+    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
     ProjectsFrom, SpawnContext, Weights,
 };
 
@@ -53,8 +53,9 @@ pub fn single_exponential_current_system(
     spikes: Query<&Spikes>,
     mut q: Query<SingleExponentialProjection<'_>>,
 ) {
+    let mut pre_spikes = PreSpikes::new(&spikes);
     for (proj, from, conn, w, syn, decay, mut out, mut line) in &mut q {
-        let pre = spikes.get(from.0).ok();
+        let pre = pre_spikes.get(from.0);
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / syn.time_constant;
         let decay = decay.0;
