@@ -142,6 +142,7 @@ fn main() -> ExitCode {
             let extras = RunExtras {
                 format,
                 progress: Progress::wanted(),
+                exiting: true,
             };
             match run::run_with(&name, &sc, &opts, &extras) {
                 Ok(report) => {
