@@ -140,10 +140,39 @@ impl RngStream {
         if ln_q == f64::NEG_INFINITY {
             return [0; GEOMETRIC_BATCH];
         }
-        let u: [f64; GEOMETRIC_BATCH] = std::array::from_fn(|_| self.next_open_f64());
+        // `next_open_f64` and `skip_count` lane by lane, in forms that vectorise (AVX2 has
+        // no u64 ↔ f64 conversions, so the plain casts become four scalar ones each): the
+        // same values (see the tests).
+        let bits: [u64; GEOMETRIC_BATCH] = std::array::from_fn(|_| self.next_u64() >> 11);
+        let u = bits.map(|w| (u53_to_f64(w) + 1.0) * (1.0 / (1u64 << 53) as f64));
         let k = u.map(|u| ln_open01(u) / ln_q);
-        k.map(skip_count)
+        if k.iter().all(|&k| (0.0..TWO_POW_52).contains(&k)) {
+            k.map(small_skip_count)
+        } else {
+            k.map(skip_count)
+        }
     }
+}
+
+/// 2⁵².
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+/// `x as f64` for `x < 2⁵³`, exactly, with operations that vectorise: each half (27 and 26
+/// bits) is placed in the mantissa of 2⁵² and 2⁵² subtracted, then `hi·2²⁶ + lo` (an
+/// integer below 2⁵³, so exact).
+#[inline(always)]
+fn u53_to_f64(x: u64) -> f64 {
+    const MAGIC: u64 = TWO_POW_52.to_bits();
+    let hi = f64::from_bits((x >> 26) | MAGIC) - TWO_POW_52;
+    let lo = f64::from_bits((x & ((1 << 26) - 1)) | MAGIC) - TWO_POW_52;
+    hi * (1u64 << 26) as f64 + lo
+}
+
+/// [`skip_count`] of `k ∈ [0, 2⁵²)` (or −0): `⌊k⌋ + 2⁵²` is exact there, and its mantissa
+/// bits are `⌊k⌋`.
+#[inline(always)]
+fn small_skip_count(k: f64) -> u64 {
+    (k.trunc() + TWO_POW_52).to_bits() & ((1 << 52) - 1)
 }
 
 /// Draws per [`RngStream::geometric_skips`] call: one AVX2 vector of f64.
@@ -557,6 +586,57 @@ mod tests {
         }
         let mut all = GeometricDraws::new(RngStream::new(1, "g", 0), f64::NEG_INFINITY);
         assert!((0..9).all(|_| all.draw() == 0));
+        // Every probability regime, down to skips beyond 2⁵² (the batch's plain-cast path)
+        // and saturating ones.
+        for p in [0.9f64, 0.5, 0.02, 1e-6, 1e-12, 1e-300] {
+            let ln_q = (-p).ln_1p();
+            let one = RngStream::new(11, "g", 7);
+            let (mut a, mut b) = (one.clone(), one);
+            for round in 0..2000 {
+                let batch = a.geometric_skips(ln_q);
+                for (lane, &k) in batch.iter().enumerate() {
+                    assert_eq!(
+                        k,
+                        b.geometric_skip(ln_q),
+                        "p {p}, round {round}, lane {lane}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The vectorisable conversions against the casts they replace, at the edges of their
+    /// ranges and on random values.
+    #[test]
+    fn vectorisable_conversions_equal_the_casts() {
+        let mut s = RngStream::new(3, "conv", 0);
+        let edges = [
+            0,
+            1,
+            (1 << 26) - 1,
+            1 << 26,
+            (1 << 52) - 1,
+            1 << 52,
+            (1 << 53) - 1,
+        ];
+        let random = (0..100_000).map(|_| s.next_u64() >> 11);
+        for w in edges.into_iter().chain(random) {
+            assert_eq!(u53_to_f64(w).to_bits(), (w as f64).to_bits(), "{w}");
+        }
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            1.0,
+            1.999_999,
+            1e15 + 0.5,
+            TWO_POW_52 - 1.0,
+            TWO_POW_52 - 0.5,
+        ];
+        let random = (0..100_000).map(|_| s.next_f64() * 2f64.powi((s.next_u64() % 53) as i32));
+        for k in edges.into_iter().chain(random) {
+            assert_eq!(small_skip_count(k), skip_count(k), "{k}");
+        }
     }
 
     #[test]
