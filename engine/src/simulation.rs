@@ -82,14 +82,14 @@ pub const ENGINE: &str = "ember";
 /// first delayed projection).
 pub const DELAYS: &str = "ember.delays";
 
-/// The [`ModelSet`](crate::ModelSet) name of the engine's current stimuli system
-/// ([`apply_current_stimuli`], installed once a stimulus exists).
-pub const STIMULI: &str = "ember.stimuli";
+/// The pending key of the engine's current stimuli system ([`apply_current_stimuli`],
+/// installed once a stimulus exists; its set is still [`ENGINE`]'s).
+const STIMULI: &str = "ember.stimuli";
 
-/// The [`ModelSet`](crate::ModelSet) name of the engine's aggregation system
-/// ([`aggregate_projection_currents`], installed once a population's currents are not
-/// summed inside its own neuron pass).
-pub const AGGREGATION: &str = "ember.aggregation";
+/// The pending key of the engine's aggregation system ([`aggregate_projection_currents`],
+/// installed once a population's currents are not summed inside its own neuron pass; its
+/// set is still [`ENGINE`]'s).
+const AGGREGATION: &str = "ember.aggregation";
 
 /// Options of a population beyond its model parameters.
 #[derive(Clone, Debug)]
@@ -235,13 +235,13 @@ impl Simulation {
         // path as models: everything registered later is ordered after them. Those that
         // many networks never need wait, with their slot reserved, until they are (every
         // system costs ~20 ns per step even when it finds nothing to do).
-        sim.reserve(DELAYS, |s| {
+        sim.reserve(DELAYS, DELAYS, |s| {
             s.add(Phase::Synapses, schedule_delayed_arrivals);
         });
-        sim.reserve(STIMULI, |s| {
+        sim.reserve(STIMULI, ENGINE, |s| {
             s.add(Phase::Stimuli, apply_current_stimuli);
         });
-        sim.reserve(AGGREGATION, |s| {
+        sim.reserve(AGGREGATION, ENGINE, |s| {
             s.add(Phase::Aggregate, aggregate_projection_currents);
         });
         let mut engine = ModelSystems {
@@ -328,13 +328,19 @@ impl Simulation {
         self
     }
 
-    /// Gives the engine systems `name` (placed by `add`) their slots now and keeps them out
-    /// of the schedule until [`Simulation::install`].
-    fn reserve(&mut self, name: &'static str, add: impl FnOnce(&mut ModelSystems<'_>)) {
+    /// Gives engine systems (placed by `add`, in the [`ModelSet`](crate::ModelSet)s of
+    /// `model`) their slots now and keeps them out of the schedule, under `name`, until
+    /// [`Simulation::install`].
+    fn reserve(
+        &mut self,
+        name: &'static str,
+        model: &'static str,
+        add: impl FnOnce(&mut ModelSystems<'_>),
+    ) {
         let mut pending = Vec::new();
         add(&mut ModelSystems {
             schedule: &mut self.schedule,
-            model: name,
+            model,
             slots: &mut self.slots,
             pending: Some(&mut pending),
             input_users: &mut self.input_users,

@@ -565,6 +565,16 @@ fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
             neurons: Some(vec![1]),
             size: 2,
         });
+    // A user system ordered after the engine's stimuli set (it writes `SynapticInput`
+    // too, so without that order the schedule would be ambiguous and fail to build).
+    sim.add_systems(
+        kick_in_step_5
+            .in_set(Phase::Stimuli)
+            .after(ember_engine::ModelSet {
+                model: ember_engine::ENGINE,
+                phase: Phase::Stimuli,
+            }),
+    );
     sim.run_steps(10).unwrap();
     assert!(has_system(&mut sim, apply_current_stimuli));
     assert!(sim.recorded_spikes(rec).iter().any(|e| e.neuron == 1));
