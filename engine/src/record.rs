@@ -132,30 +132,41 @@ impl TraceRecorder {
     }
 }
 
-/// [`Phase::Record`](crate::Phase::Record): every built-in recorder samples this step, and
-/// each population's [`SpikeTotal`] adds its spikes. One system rather than one per kind of
-/// recorder: each system costs the step about 45 ns of schedule overhead, however little it
-/// does (4.4% of a CUBA 4000 step for the three this replaced).
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one system for every recorder kind"
-)]
+/// [`Phase::Record`](crate::Phase::Record): every spike recorder takes this step's spikes,
+/// and each population's [`SpikeTotal`] adds them. Trace recorders have their own systems
+/// ([`record_trace_step`], [`record_projection_trace_step`]), which the simulation installs
+/// with the first such recorder: each system costs a step some 15–20 ns of schedule
+/// overhead and parameter fetching even when it finds nothing to do.
 pub fn record_step(
     clock: Res<Clock>,
     mut spike_recorders: Query<&mut SpikeRecorder>,
-    mut trace_recorders: Query<&mut TraceRecorder>,
-    mut projection_recorders: Query<&mut ProjectionTraceRecorder>,
     spikes: Query<&Spikes>,
-    state: Query<TracedState<'_>>,
-    projections: Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
     mut totals: Query<(&Spikes, &mut SpikeTotal)>,
 ) {
     record_spikes(clock.step, &mut spike_recorders, &spikes);
-    record_traces(clock.step, &mut trace_recorders, &state);
-    record_projection_traces(clock.step, &mut projection_recorders, &projections);
     for (s, mut total) in &mut totals {
         total.0 += s.count() as u64;
     }
+}
+
+/// [`Phase::Record`](crate::Phase::Record): every [`TraceRecorder`] samples this step (on
+/// its multiples of `every`).
+pub fn record_trace_step(
+    clock: Res<Clock>,
+    mut recorders: Query<&mut TraceRecorder>,
+    state: Query<TracedState<'_>>,
+) {
+    record_traces(clock.step, &mut recorders, &state);
+}
+
+/// [`Phase::Record`](crate::Phase::Record): every [`ProjectionTraceRecorder`] samples this
+/// step (on its multiples of `every`).
+pub fn record_projection_trace_step(
+    clock: Res<Clock>,
+    mut recorders: Query<&mut ProjectionTraceRecorder>,
+    projections: Query<(Option<&ProjectionCurrent>, Option<&Weights>)>,
+) {
+    record_projection_traces(clock.step, &mut recorders, &projections);
 }
 
 /// Appends this step's spikes of each recorded population.

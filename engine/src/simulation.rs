@@ -40,7 +40,7 @@ use crate::projection::{
 };
 use crate::record::{
     ProjectionTraceRecorder, ProjectionVariable, SpikeEvent, SpikeRecorder, TraceRecorder,
-    TraceVariable, record_step,
+    TraceVariable, record_projection_trace_step, record_step, record_trace_step,
 };
 use crate::registry::ModelRegistry;
 use crate::stimulus::{
@@ -85,6 +85,15 @@ pub const DELAYS: &str = "ember.delays";
 /// The pending key of the engine's current stimuli system ([`apply_current_stimuli`],
 /// installed once a stimulus exists; its set is still [`ENGINE`]'s).
 const STIMULI: &str = "ember.stimuli";
+
+/// The pending key of the engine's trace recording system ([`record_trace_step`],
+/// installed with the first trace recorder; its set is [`ENGINE`]'s).
+const TRACES: &str = "ember.traces";
+
+/// The pending key of the engine's projection trace recording system
+/// ([`record_projection_trace_step`], installed with the first projection trace recorder;
+/// its set is [`ENGINE`]'s).
+const PROJECTION_TRACES: &str = "ember.projection_traces";
 
 /// The pending key of the engine's aggregation system ([`aggregate_projection_currents`],
 /// installed once a population's currents are not summed inside its own neuron pass; its
@@ -228,7 +237,7 @@ impl Simulation {
                 system_type_of(clear_inputs),
                 system_type_of(apply_current_stimuli),
                 system_type_of(aggregate_projection_currents),
-                system_type_of(record_step),
+                system_type_of(record_trace_step),
             ],
         };
         // The engine's own systems take the first slot of their phases, through the same
@@ -243,6 +252,12 @@ impl Simulation {
         });
         sim.reserve(AGGREGATION, ENGINE, |s| {
             s.add(Phase::Aggregate, aggregate_projection_currents);
+        });
+        sim.reserve(TRACES, ENGINE, |s| {
+            s.add(Phase::Record, record_trace_step);
+        });
+        sim.reserve(PROJECTION_TRACES, ENGINE, |s| {
+            s.add(Phase::Record, record_projection_trace_step);
         });
         let mut engine = ModelSystems {
             schedule: &mut sim.schedule,
@@ -1266,10 +1281,26 @@ impl Simulation {
         Ok(())
     }
 
-    /// Installs the current stimuli and the aggregation systems once something needs them:
-    /// a stimulus component (however it was added), a population whose incoming currents
-    /// its neuron pass does not sum itself.
+    /// Installs the current stimuli, aggregation and trace recording systems once something
+    /// needs them: a stimulus component (however it was added), a population whose incoming
+    /// currents its neuron pass does not sum itself, a trace recorder.
     fn install_needed_engine_systems(&mut self) {
+        if self.pending.contains_key(TRACES) {
+            let w = &mut self.world;
+            if w.query::<&TraceRecorder>().iter(w).next().is_some() {
+                self.install(TRACES);
+            }
+        }
+        if self.pending.contains_key(PROJECTION_TRACES) {
+            let w = &mut self.world;
+            if w.query::<&ProjectionTraceRecorder>()
+                .iter(w)
+                .next()
+                .is_some()
+            {
+                self.install(PROJECTION_TRACES);
+            }
+        }
         if self.pending.contains_key(STIMULI) {
             let w = &mut self.world;
             let any = w.query::<&CurrentStimulus>().iter(w).next().is_some()

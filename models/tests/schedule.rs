@@ -536,7 +536,7 @@ fn has_system<M>(sim: &mut Simulation, system: impl IntoSystem<(), (), M>) -> bo
 }
 
 #[test]
-fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
+fn stimulus_aggregation_and_trace_systems_join_the_schedule_when_needed() {
     use ember_engine::aggregate::aggregate_projection_currents;
     let mut sim = new_sim(1.0, 1);
     let lif = Lif::new(-65.0, -65.0, -50.0, 2.0, 20.0);
@@ -550,9 +550,18 @@ fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
     let all = ConnectRule::AllToAll { autapses: false };
     sim.add_projection(None, a, a, &all, ValueSpec::Scalar(1.0), syn)
         .unwrap();
-    // LIF sums its own currents and nothing stimulates it: neither system runs.
+    // LIF sums its own currents, nothing stimulates it, nothing is traced: none of these
+    // systems runs.
+    use ember_engine::record::{record_projection_trace_step, record_trace_step};
     assert!(!has_system(&mut sim, apply_current_stimuli));
     assert!(!has_system(&mut sim, aggregate_projection_currents));
+    assert!(!has_system(&mut sim, record_trace_step));
+    assert!(!has_system(&mut sim, record_projection_trace_step));
+    let trace = sim
+        .record_trace(a, vec![ember_engine::TraceVariable::Voltage], None, 1)
+        .unwrap();
+    assert!(has_system(&mut sim, record_trace_step));
+    assert!(!has_system(&mut sim, record_projection_trace_step));
 
     // A stimulus component spawned by hand (not through `add_current`) still works.
     let rec = sim.record_spikes(a).unwrap();
@@ -578,6 +587,7 @@ fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
     sim.run_steps(10).unwrap();
     assert!(has_system(&mut sim, apply_current_stimuli));
     assert!(sim.recorded_spikes(rec).iter().any(|e| e.neuron == 1));
+    assert_eq!(sim.trace(trace).unwrap().steps.len(), 10);
 
     // A population whose currents are combined by another rule needs the aggregation.
     let options = ember_engine::PopulationOptions {
@@ -586,8 +596,13 @@ fn stimulus_and_aggregation_systems_join_the_schedule_when_needed() {
     };
     let b = sim.add_population("b", 2, lif, options).unwrap();
     assert!(!has_system(&mut sim, aggregate_projection_currents));
-    sim.add_projection(None, a, b, &all, ValueSpec::Scalar(1.0), syn)
+    let ab = sim
+        .add_projection(None, a, b, &all, ValueSpec::Scalar(1.0), syn)
         .unwrap();
     assert!(has_system(&mut sim, aggregate_projection_currents));
+    let current = vec![ember_engine::ProjectionVariable::Current];
+    let ptrace = sim.record_projection(ab, current, None, None, 1).unwrap();
+    assert!(has_system(&mut sim, record_projection_trace_step));
     sim.run_steps(5).unwrap();
+    assert_eq!(sim.projection_trace(ptrace).unwrap().steps.len(), 5);
 }
