@@ -199,15 +199,17 @@ fn push_decimal(buf: &mut Vec<u8>, mut n: u64) {
 /// The text of the times [`time_of`] gives for a step time: exactly what `{}` prints for
 /// the f32 (the shortest decimal that parses back to it), and, when Δt is a short decimal
 /// `m·10⁻ᵏ`, found without the float formatter: `step·m·10⁻ᵏ` written out is that shortest
-/// decimal whenever it parses back to the same f32 and the f32's spacing there is below
+/// decimal whenever its nearest f32 is the time and the f32's spacing there is below
 /// `10⁻ᵏ` (then no other decimal with at most as many digits rounds to it). Otherwise, and
 /// for anything else, the formatter's text.
 struct TimeText {
     step_time: f64,
-    /// `(m, k)` with `Δt = m·10⁻ᵏ`, if Δt has at most 9 significant digits and `k ≤ 9`.
+    /// `(m, k)` with `Δt = m·10⁻ᵏ`, if Δt has at most 10 digits and `k ≤ 8`.
     decimal: Option<(u64, u32)>,
     /// `10⁻ᵏ`.
     resolution: f64,
+    /// `10ᵏ`.
+    scale: f64,
 }
 
 impl TimeText {
@@ -218,13 +220,14 @@ impl TimeText {
         let decimal = (digits.len() <= 10 && digits.bytes().all(|b| b.is_ascii_digit()))
             .then(|| digits.parse::<u64>().ok())
             .flatten()
-            .filter(|&m| m > 0 && frac.len() <= 9)
+            .filter(|&m| m > 0 && frac.len() <= 8)
             .map(|m| (m, frac.len() as u32));
-        let resolution = 10f64.powi(-decimal.map_or(0, |(_, k)| k as i32));
+        let k = decimal.map_or(0, |(_, k)| k as i32);
         Self {
             step_time,
             decimal,
-            resolution,
+            resolution: 10f64.powi(-k),
+            scale: 10f64.powi(k),
         }
     }
 
@@ -234,15 +237,20 @@ impl TimeText {
         if let Some((m, k)) = self.decimal
             && let Some(v) = step.checked_mul(m)
         {
-            let start = buf.len();
-            push_scaled(buf, v, k);
+            // `c = v·10⁻ᵏ` is what `{}` prints if the nearest f32 to `c` is `t` and no other
+            // decimal with at most k decimals rounds to `t` (spacing below 10⁻ᵏ). With
+            // `v < 2⁵³` and `10ᵏ` exact, `v / 10ᵏ` is `c` correctly rounded to f64, and
+            // rounding that to f32 gives `c`'s nearest f32: `c` lies at least
+            // `2⁻²⁴·10⁻ᵏ ≥ 2⁻⁵¹` (relative, k ≤ 8) from any f32 rounding boundary it is not
+            // on, and it is on none (a decimal with ≤ k decimals on a boundary of an f32
+            // spacing below 10⁻ᵏ would need a finer binary expansion than it has).
             let spacing = f32::from_bits(t.to_bits() + 1) - t;
             let unique = f64::from(spacing) < self.resolution;
-            let text = std::str::from_utf8(&buf[start..]).unwrap_or_default();
-            if t.is_finite() && unique && text.parse::<f32>() == Ok(t) {
+            let nearest = v < (1 << 53) && ((v as f64 / self.scale) as f32) == t;
+            if t.is_finite() && unique && nearest {
+                push_scaled(buf, v, k);
                 return;
             }
-            buf.truncate(start);
         }
         let _ = write!(buf, "{t}");
     }
@@ -679,6 +687,25 @@ mod tests {
                 );
             }
             fast += usize::from(text.decimal.is_some());
+        }
+        // Random steps over a wide range, for Δt with 1 to 8 decimals.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for dt in [0.1, 0.025, 0.001, 0.0625, 0.00125, 1e-8] {
+            let text = TimeText::new(dt);
+            assert!(text.decimal.is_some(), "{dt}");
+            let mut buf = Vec::new();
+            for _ in 0..50_000 {
+                x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                let step = (x >> 24) >> (x % 24);
+                buf.clear();
+                text.push(&mut buf, step);
+                let expected = time_of(step, dt).to_string();
+                assert_eq!(
+                    String::from_utf8_lossy(&buf),
+                    expected,
+                    "dt {dt}, step {step}"
+                );
+            }
         }
         // Not vacuous: the short decimals take the fast path.
         assert!(fast >= 10, "{fast}");
