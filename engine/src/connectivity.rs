@@ -14,7 +14,7 @@
 //!
 //! `fixed_probability` draws the gaps between successive targets from the geometric
 //! distribution (`RngStream::geometric_skip`, drawn four at a time by
-//! [`GeometricDraws`](crate::rng::GeometricDraws) so their logarithms vectorise), so building
+//! [`GeometricDraws`] so their logarithms vectorise), so building
 //! costs O(synapses), not O(pre × post): a 4000 × 4000 projection at p = 0.02 makes 320 000
 //! draws, not 16 million.
 //!

@@ -1272,6 +1272,10 @@ impl Simulation {
     }
 
     /// Builds the step schedule, reporting conflicts between systems that have no order.
+    /// It also adds the engine systems the network needs by now (stimuli, aggregation,
+    /// trace recorders: they join with their first user) and refreshes what fused passes
+    /// may leave out ([`crate::input`]); [`Simulation::run_steps`] calls it, and whoever
+    /// runs the step schedule by hand must call it after changing the network.
     pub fn initialize(&mut self) -> Result<(), ScheduleError> {
         self.install_needed_engine_systems();
         self.schedule
