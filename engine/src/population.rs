@@ -70,7 +70,7 @@ pub struct Spikes {
 /// The spikes of each projection's pre population, for a synapse system that walks its
 /// projections: consecutive projections from the same population (a network's projections
 /// are usually declared grouped by source) share one ECS lookup, which costs about as much
-/// as updating 100 neurons.
+/// as updating ~40 LIF neurons (~12 ns).
 pub struct PreSpikes<'q, 'w, 's, 'd> {
     spikes: &'q Query<'w, 's, &'d Spikes>,
     last: Option<(Entity, Option<&'q Spikes>)>,
