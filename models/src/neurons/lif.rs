@@ -953,7 +953,8 @@ pub fn lif_system(
             .filter(|_| agg.fused())
             .map_or(&[][..], IncomingProjections::entities);
         // Usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current: their
-        // arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as updating ~40 neurons).
+        // arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as updating
+        // ~40 neurons).
         let held = held_arrays(&currents, sources);
         let count = match held {
             Some((_, count)) => count,
