@@ -63,8 +63,8 @@ pub use population::{
     Voltage,
 };
 pub use projection::{
-    Connectivity, IncomingProjections, OutgoingProjections, Projection, ProjectionCurrent,
-    ProjectionId, ProjectsFrom, ProjectsTo, Weights,
+    Connectivity, DeliveryBatch, IncomingProjections, OutgoingProjections, Projection,
+    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights,
 };
 pub use record::{
     ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,

@@ -575,11 +575,95 @@ pub fn for_each_part_collecting<S: Split>(
     }
 }
 
+/// The elements `len` elements cut into `k` parts give to part `m` (`0 ≤ m < k`): the cut
+/// of [`for_each_part`] and [`for_each_part_collecting`], so a pass that cuts an array with
+/// `share_range` gives each thread the elements those functions give it. Parts are
+/// [`PART_ALIGN`]-aligned, so the last ones may be empty.
+pub fn share_range(len: usize, k: usize, m: usize) -> std::ops::Range<usize> {
+    let chunk = part_len(len, k);
+    (m * chunk).min(len)..((m + 1) * chunk).min(len)
+}
+
+/// The length of every part but the last when `len` elements are cut into `k` parts.
+fn part_len(len: usize, k: usize) -> usize {
+    len.div_ceil(k.max(1)).next_multiple_of(PART_ALIGN)
+}
+
+/// Runs `f(m, k)` for each share `m` of one section, on the team when this thread drives
+/// one (`k` = the team size) and else once, as `f(0, 1)`. For passes over several arrays
+/// at once (the projections of a synapse model, say): each share cuts every array with
+/// [`share_range`] or takes whole arrays, so one section replaces one per array.
+///
+/// `f` must give every element to exactly one share whatever `k` is, and act on each
+/// element in an order that does not depend on `k`, for results not to depend on the
+/// thread count.
+pub fn for_each_share(f: impl Fn(usize, usize) + Sync) {
+    let k = parts(usize::MAX, 0);
+    if k <= 1 {
+        f(0, 1);
+        return;
+    }
+    let job = |m: usize| f(m, k);
+    DRIVING.with(|d| {
+        let team = d.get();
+        // SAFETY: as in `parts`: `k > 1`, so this thread drives `team`.
+        unsafe { (*team).section(&job) }
+    });
+}
+
+/// A mutable slice whose disjoint ranges the shares of one section take
+/// ([`for_each_share`]): the borrow of the whole slice lasts as long as `Disjoint`.
+pub struct Disjoint<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _slice: std::marker::PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: `Disjoint` hands out `&mut` ranges only through the unsafe `range`, whose caller
+// keeps them disjoint; with `T: Send` each range may be used on any one thread.
+unsafe impl<T: Send> Send for Disjoint<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
+
+impl<'a, T> Disjoint<'a, T> {
+    /// Takes the slice for the lifetime `'a`.
+    pub fn new(slice: &'a mut [T]) -> Self {
+        Disjoint {
+            ptr: slice.as_mut_ptr(),
+            len: slice.len(),
+            _slice: std::marker::PhantomData,
+        }
+    }
+
+    /// The slice's length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slice is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The elements `range`.
+    ///
+    /// # Safety
+    /// No two ranges taken from this `Disjoint` and alive at the same time may overlap.
+    ///
+    /// # Panics
+    /// If `range` is not within the slice.
+    pub unsafe fn range(&self, range: std::ops::Range<usize>) -> &'a mut [T] {
+        assert!(range.start <= range.end && range.end <= self.len);
+        // SAFETY: within the slice (checked above); the caller keeps ranges disjoint.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(range.start), range.len()) }
+    }
+}
+
 /// Cuts `data` into `k` (or fewer) aligned parts and runs `f(m, start, part)` for part `m` as
 /// share `m` of a team section. Requires `k ≥ 2` from [`parts`] (so a team is driving).
 fn split_and_run<S: Split>(data: S, k: usize, f: impl Fn(usize, usize, S) + Sync) {
     let len = data.len();
-    let chunk = len.div_ceil(k).next_multiple_of(PART_ALIGN);
+    let chunk = part_len(len, k);
     // Rounding the part size up may leave fewer (never empty) parts.
     let k = len.div_ceil(chunk);
     let slots: [Slot<S>; MAX_TEAM] = [const { Slot(UnsafeCell::new(None)) }; MAX_TEAM];
@@ -925,5 +1009,48 @@ mod tests {
             }
         }
         assert_eq!(v, w);
+    }
+
+    #[test]
+    fn shares_cut_arrays_as_for_each_part_does_and_each_runs_once() {
+        for size in 1..=4 {
+            for len in [0, 1, 511, 512, 1000, 4096, 10_000, 65_537] {
+                with_team(size, || {
+                    let mut parts = Vec::new();
+                    let data = vec![0u8; len];
+                    let seen = Mutex::new(Vec::new());
+                    for_each_part(&data[..], 0, |start, part: &[u8]| {
+                        seen.lock().unwrap().push(start..start + part.len());
+                    });
+                    parts.extend(seen.into_inner().unwrap());
+                    parts.sort_by_key(|r| r.start);
+                    let k = super::parts(len, 0);
+                    let cut: Vec<_> = (0..k)
+                        .map(|m| share_range(len, k, m))
+                        .filter(|r| !r.is_empty() || len == 0)
+                        .collect();
+                    assert_eq!(cut, parts, "team {size}, {len} elements");
+                });
+            }
+            let runs: Vec<AtomicUsize> = (0..MAX_TEAM).map(|_| AtomicUsize::new(0)).collect();
+            let shares = AtomicUsize::new(0);
+            with_team(size, || {
+                for_each_share(|m, k| {
+                    runs[m].fetch_add(1, Ordering::Relaxed);
+                    shares.store(k, Ordering::Relaxed);
+                });
+            });
+            let k = shares.load(Ordering::Relaxed);
+            assert_eq!(k, size);
+            assert!(runs[..k].iter().all(|r| r.load(Ordering::Relaxed) == 1));
+            assert!(runs[k..].iter().all(|r| r.load(Ordering::Relaxed) == 0));
+        }
+        // Without a team: one share.
+        let calls = AtomicUsize::new(0);
+        for_each_share(|m, k| {
+            assert_eq!((m, k), (0, 1));
+            calls.fetch_add(1, Ordering::Relaxed);
+        });
+        assert_eq!(calls.into_inner(), 1);
     }
 }

@@ -19,8 +19,8 @@ use ember_engine::delay::prepare_and_deliver_copy;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
-    ProjectsFrom, SpawnContext, Weights,
+    Connectivity, DeliveryBatch, ModelSystems, ParamError, ParamReader, PreSpikes, Projection,
+    ProjectionCurrent, ProjectsFrom, SpawnContext, Weights,
 };
 
 /// Single-exponential synapse parameters.
@@ -54,26 +54,45 @@ pub fn single_exponential_current_system(
     mut q: Query<SingleExponentialProjection<'_>>,
 ) {
     let mut pre_spikes = PreSpikes::new(&spikes);
-    for (proj, from, conn, w, syn, decay, mut out, mut line) in &mut q {
+    // The projections without delays decay and take their spikes in one parallel section.
+    let mut batch = DeliveryBatch::new();
+    let decay_by =
+        |decay: f32, _: usize, part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
+    for (proj, from, conn, w, syn, decay, out, line) in &mut q {
         let pre = pre_spikes.get(from.0);
         let post = proj.post_size as usize;
         let scale = syn.spike_charge / syn.time_constant;
         let decay = decay.0;
-        for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            // Decay then delivery, fused per part of the post range.
-            prepare_and_deliver_copy(
-                conn,
-                w,
-                pre,
-                line.as_deref_mut(),
-                b,
-                scale,
-                copy,
-                PARALLEL_MIN_ELEMENTS,
-                |_, part| part.iter_mut().for_each(|i| *i *= decay),
-            );
+        let copies = out.into_inner().0.chunks_exact_mut(post);
+        match line {
+            Some(mut line) => {
+                for (b, copy) in copies.enumerate() {
+                    // Decay then delivery, fused per part of the post range.
+                    prepare_and_deliver_copy(
+                        conn,
+                        w,
+                        pre,
+                        Some(&mut line),
+                        b,
+                        scale,
+                        copy,
+                        PARALLEL_MIN_ELEMENTS,
+                        |lo, part| decay_by(decay, lo, part),
+                    );
+                }
+            }
+            None => {
+                for (b, copy) in copies.enumerate() {
+                    if batch.is_full() {
+                        batch.run(PARALLEL_MIN_ELEMENTS, decay_by);
+                    }
+                    let spikes = pre.map_or(&[][..], |p| p.batch(b));
+                    batch.push(conn, w, spikes, scale, decay, copy);
+                }
+            }
         }
     }
+    batch.run(PARALLEL_MIN_ELEMENTS, decay_by);
 }
 
 impl SynapseModel for SingleExponentialCurrent {
