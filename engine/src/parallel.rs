@@ -118,8 +118,9 @@ struct Published {
     stop: AtomicBool,
 }
 
-/// The output list of one share (see [`Team::buffers`]).
-struct ShareList(UnsafeCell<Vec<u32>>);
+/// The output list of one share (see [`Team::buffers`]), and where in it each output of a
+/// [`for_each_share_collecting`] section ends.
+struct ShareList(UnsafeCell<Vec<u32>>, UnsafeCell<[usize; MAX_COLLECTED]>);
 
 // SAFETY: list `m` is used only by share `m` during a section and by the driver between
 // sections (see `for_each_part_collecting`).
@@ -155,7 +156,12 @@ impl Team {
             panicked: AtomicBool::new(false),
             solo: AtomicBool::new(false),
             buffers: (0..size)
-                .map(|_| Line(ShareList(UnsafeCell::new(Vec::new()))))
+                .map(|_| {
+                    Line(ShareList(
+                        UnsafeCell::new(Vec::new()),
+                        UnsafeCell::new([0; MAX_COLLECTED]),
+                    ))
+                })
                 .collect(),
             sleepers: Line(AtomicUsize::new(0)),
             wake: (Mutex::new(()), Condvar::new()),
@@ -611,6 +617,76 @@ pub fn for_each_share(f: impl Fn(usize, usize) + Sync) {
     });
 }
 
+/// The most lists one [`for_each_share_collecting`] section fills.
+pub const MAX_COLLECTED: usize = 8;
+
+/// [`for_each_share`] for passes that produce an ordered list of indices (the spiking
+/// neurons) for each of several outputs: share `m` calls `f(m, k, j, list)` for each
+/// output `j` in turn, appending output `j`'s indices of its part to `list` (a buffer of
+/// its own, as in [`for_each_part_collecting`]); after the section each `outs[j]` gets
+/// the shares' indices for it in share order, so it holds what one serial pass would make
+/// when the shares cut the arrays in order ([`share_range`]). Nothing is cleared: the
+/// indices are appended to `outs` (and dropped for a `None` output).
+///
+/// # Panics
+/// With more than [`MAX_COLLECTED`] outputs.
+pub fn for_each_share_collecting(
+    outs: &mut [Option<&mut Vec<u32>>],
+    f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
+) {
+    assert!(
+        outs.len() <= MAX_COLLECTED,
+        "at most {MAX_COLLECTED} lists per section"
+    );
+    let k = parts(usize::MAX, 0);
+    if k <= 1 {
+        let mut dropped = Vec::new();
+        for (j, out) in outs.iter_mut().enumerate() {
+            match out {
+                Some(out) => f(0, 1, j, out),
+                None => {
+                    f(0, 1, j, &mut dropped);
+                    dropped.clear();
+                }
+            }
+        }
+        return;
+    }
+    let jobs = outs.len();
+    let team = DRIVING.with(Cell::get);
+    // SAFETY: `k > 1`, so this thread drives `team` (live for the whole section); list `m`
+    // and its ends are touched only by share `m` during the section and by the driver
+    // outside it.
+    let buffers = unsafe { &(*team).buffers };
+    for buf in buffers.iter().take(k) {
+        // SAFETY: no section is running.
+        unsafe { (*buf.0.0.get()).clear() };
+    }
+    let job = |m: usize| {
+        if let Some(buf) = buffers.get(m) {
+            // SAFETY: share `m` runs on exactly one thread; see above.
+            let (list, ends) = unsafe { (&mut *buf.0.0.get(), &mut *buf.0.1.get()) };
+            for (j, end) in ends.iter_mut().enumerate().take(jobs) {
+                f(m, k, j, list);
+                *end = list.len();
+            }
+        }
+    };
+    DRIVING.with(|d| {
+        // SAFETY: as in `parts`.
+        unsafe { (*d.get()).section(&job) }
+    });
+    for (j, out) in outs.iter_mut().enumerate() {
+        let Some(out) = out else { continue };
+        for buf in buffers.iter().take(k) {
+            // SAFETY: the section is over (every share finished before `section` returned).
+            let (list, ends) = unsafe { (&*buf.0.0.get(), &*buf.0.1.get()) };
+            let start = if j == 0 { 0 } else { ends[j - 1] };
+            out.extend_from_slice(&list[start..ends[j]]);
+        }
+    }
+}
+
 /// A mutable slice whose disjoint ranges the shares of one section take
 /// ([`for_each_share`]): the borrow of the whole slice lasts as long as `Disjoint`.
 pub struct Disjoint<'a, T> {
@@ -1052,5 +1128,38 @@ mod tests {
             calls.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(calls.into_inner(), 1);
+    }
+
+    /// Several outputs in one section: each list comes out in serial order, a `None`
+    /// output's indices are dropped, and lists are appended to, not replaced.
+    #[test]
+    fn collected_lists_of_several_outputs_come_out_in_serial_order() {
+        let lens = [100_000usize, 300, 0, 65_536, 9_000];
+        let keep = |j: usize, i: usize| (i * (j + 3)) % 11 == 2;
+        for size in 1..=3 {
+            let mut lists: Vec<Vec<u32>> = lens.iter().map(|_| vec![7]).collect();
+            with_team(size, || {
+                let mut outs: Vec<Option<&mut Vec<u32>>> = lists.iter_mut().map(Some).collect();
+                outs[1] = None;
+                for_each_share_collecting(&mut outs, |m, k, j, list| {
+                    // The long arrays are cut, the short ones are share 0's.
+                    let range = if lens[j] >= 4096 {
+                        share_range(lens[j], k, m)
+                    } else if m == 0 {
+                        0..lens[j]
+                    } else {
+                        return;
+                    };
+                    list.extend(range.filter(|&i| keep(j, i)).map(|i| i as u32));
+                });
+            });
+            for (j, list) in lists.iter().enumerate() {
+                let mut expect = vec![7];
+                if j != 1 {
+                    expect.extend((0..lens[j]).filter(|&i| keep(j, i)).map(|i| i as u32));
+                }
+                assert_eq!(*list, expect, "team {size}, output {j}");
+            }
+        }
     }
 }

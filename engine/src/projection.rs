@@ -489,7 +489,7 @@ pub const BATCH_PROJECTIONS: usize = 8;
 enum Share {
     /// Cut into this many parts with [`parallel::share_range`].
     Cut(usize),
-    /// Left whole, to this share.
+    /// Left whole, to this share (share 0 for now: see [`DeliveryBatch`]).
     Whole(usize),
 }
 
@@ -515,7 +515,10 @@ struct Queued<'a> {
 /// another's. A projection is cut into parts as [`prepare_and_deliver`] cuts it (the same
 /// rule and the same [`parallel::share_range`] cut as the post population's neuron pass,
 /// so each thread keeps working on the post neurons it last touched); one too small to cut
-/// goes whole to the share with the fewest such elements so far. Every post element gets
+/// stays whole with share 0, the driving thread, where the neuron pass of a population
+/// too small to cut runs too (handing a small array to another core costs more than
+/// updating it: ≈ 60 ns per cache line on the project's VM), and a batch with nothing to
+/// cut runs without a section. Every post element gets
 /// the same operations in the same order as in [`prepare_and_deliver`], so results are
 /// bit-identical, whatever the thread count.
 ///
@@ -585,12 +588,9 @@ impl<'a> DeliveryBatch<'a> {
         if queued.is_empty() {
             return;
         }
-        let team = parallel::parts(usize::MAX, 0);
-        if team > 1 {
-            Self::share_out(queued, team, min_len);
-        }
+        let shared_out = parallel::parts(usize::MAX, 0) > 1 && Self::share_out(queued, min_len);
         let shared = &*queued;
-        parallel::for_each_share(|m, _| {
+        let share = |m: usize| {
             for q in shared.iter().flatten() {
                 let range = match q.share {
                     Share::Cut(k) => parallel::share_range(q.out.len(), k, m),
@@ -608,17 +608,22 @@ impl<'a> DeliveryBatch<'a> {
                 prepare(q.param, lo, &mut *part);
                 deliver_range(q.conn, q.weights, q.spikes, q.scale, lo, part);
             }
-        });
+        };
+        if shared_out {
+            parallel::for_each_share(|m, _| share(m));
+        } else {
+            // Nothing to cut: no section, the arrays are left whole to this thread.
+            share(0);
+        }
         for q in queued.iter_mut() {
             *q = None;
         }
     }
 
-    /// Decides how the `team` shares of a section share out each queued projection (all
-    /// are queued whole to share 0).
-    fn share_out(queued: &mut [Option<Queued<'a>>], team: usize, min_len: usize) {
-        // Elements of whole arrays given to each share so far.
-        let mut load = [0usize; parallel::MAX_TEAM];
+    /// Decides how the shares of a section share out each queued projection (all are
+    /// queued whole to share 0): whether any is cut.
+    fn share_out(queued: &mut [Option<Queued<'a>>], min_len: usize) -> bool {
+        let mut any = false;
         for q in queued.iter_mut().flatten() {
             let len = q.out.len();
             let splittable = !matches!(q.conn.layout, Layout::Sparse { sorted: false, .. });
@@ -638,19 +643,12 @@ impl<'a> DeliveryBatch<'a> {
             } else {
                 1
             };
-            q.share = if cut > 1 {
-                Share::Cut(cut)
-            } else {
-                let loads = &mut load[..team.min(parallel::MAX_TEAM)];
-                let (m, least) = loads
-                    .iter_mut()
-                    .enumerate()
-                    .min_by_key(|(_, l)| **l)
-                    .expect("a team has a share");
-                *least += len;
-                Share::Whole(m)
-            };
+            if cut > 1 {
+                q.share = Share::Cut(cut);
+                any = true;
+            }
         }
+        any
     }
 }
 

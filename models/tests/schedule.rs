@@ -234,6 +234,100 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
     assert!(one.voltage == two.voltage, "final voltages differ");
 }
 
+/// Ten LIF populations, large (cut over the team) and small (whole) in turn, in a ring of
+/// ten single-exponential projections: more than one batch of each kind
+/// (`ember_engine::DeliveryBatch`, the LIF system's batch), so the synapse and neuron passes
+/// run several populations and projections per section. Returns every population's spikes
+/// and final voltages.
+fn batched_ring(threads: usize) -> Vec<NetRun> {
+    let mut sim = new_sim(0.1, threads);
+    let seed = sim.config().seed;
+    let pops: Vec<PopulationId> = (0..10)
+        .map(|k| {
+            let n = if k % 2 == 0 {
+                PARALLEL_MIN_NEURONS + 808
+            } else {
+                300
+            };
+            let name = format!("p{k}");
+            let v0 = ValueSpec::Uniform {
+                lo: -65.0,
+                hi: -50.0,
+            }
+            .realize(n, seed, &format!("{name}.init.voltage"))
+            .unwrap();
+            let lif = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0 + k as f32);
+            let options = PopulationOptions {
+                voltage: Some(v0),
+                ..Default::default()
+            };
+            let pop = sim.add_population(&name, n as u32, lif, options).unwrap();
+            sim.add_current(pop, Param::Scalar(10.5), 0.0, None, None)
+                .unwrap();
+            pop
+        })
+        .collect();
+    for k in 0..10 {
+        sim.add_projection(
+            None,
+            pops[k],
+            pops[(k + 1) % 10],
+            &ConnectRule::FixedProbability {
+                p: 0.01,
+                autapses: false,
+            },
+            ValueSpec::Normal {
+                mean: 0.2,
+                std: 1.0,
+            },
+            SingleExponentialCurrent {
+                spike_charge: 1.0,
+                time_constant: 2.0 + k as f32,
+            },
+        )
+        .unwrap();
+    }
+    let recs: Vec<_> = pops
+        .iter()
+        .map(|&p| sim.record_spikes(p).unwrap())
+        .collect();
+    sim.run_steps(300).unwrap();
+    pops.iter()
+        .zip(recs)
+        .map(|(&p, rec)| NetRun {
+            spikes: sim.recorded_spikes(rec).to_vec(),
+            voltage: sim.get::<Voltage>(p).unwrap().0.clone(),
+        })
+        .collect()
+}
+
+#[test]
+fn batched_passes_are_identical_on_1_2_and_3_threads() {
+    let one = batched_ring(1);
+    for (k, run) in one.iter().enumerate() {
+        assert!(
+            run.spikes.len() > 20,
+            "population {k}: {} spikes",
+            run.spikes.len()
+        );
+    }
+    for threads in [2, 3] {
+        let other = batched_ring(threads);
+        for (k, (a, b)) in one.iter().zip(&other).enumerate() {
+            assert!(
+                a.spikes == b.spikes,
+                "population {k}: spikes differ on {threads} threads"
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&a.voltage),
+                bits(&b.voltage),
+                "population {k}, {threads} threads"
+            );
+        }
+    }
+}
+
 /// Neurons per large population: above `PARALLEL_MIN_NEURONS` (and 2¹⁶), so the LIF kernel
 /// splits it into parts, one per thread of the step's team, the last one partial.
 const BIG: usize = if PARALLEL_MIN_NEURONS > 65_536 {

@@ -870,63 +870,77 @@ fn lif_copy_aggregating<S: LifSource, I: InputTotal>(
         PARALLEL_MIN_NEURONS,
         spikes,
         |s, (voltage, refrac, input), spikes| {
-            BLOCK_MASKS.with_borrow_mut(|masks| {
-                let mut rest = (voltage, refrac, input);
-                let mut at = s;
-                while !rest.is_empty() {
-                    let len = AGGREGATE_BLOCK.min(rest.len());
-                    let (block, tail) = rest.split_at(len);
-                    let (voltage, refrac, mut input) = block;
-                    let state = LifState { voltage, refrac };
-                    let flags = &mut masks.0[..len];
-                    let c = &c.offset(at);
-                    let cur = |k: usize| match incoming {
-                        Incoming::Fused(slices, _) => &slices[k][at..at + len],
-                        Incoming::Blockwise(..) => &[][..],
-                    };
-                    let spiked = match incoming {
-                        Incoming::Fused(_, 0) => {
-                            lif_step_summing(c, dt, lock, input, (), state, flags)
-                        }
-                        Incoming::Fused(_, 1) => {
-                            lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
-                        }
-                        Incoming::Fused(_, 2) => {
-                            let currents = (cur(0), cur(1));
-                            lif_step_summing(c, dt, lock, input, currents, state, flags)
-                        }
-                        Incoming::Fused(_, 3) => {
-                            let currents = (cur(0), cur(1), cur(2));
-                            lif_step_summing(c, dt, lock, input, currents, state, flags)
-                        }
-                        Incoming::Fused(..) => {
-                            let currents = (cur(0), cur(1), cur(2), cur(3));
-                            lif_step_summing(c, dt, lock, input, currents, state, flags)
-                        }
-                        Incoming::Blockwise(add) => {
-                            let kept = input.kept().expect("blockwise sums keep the input");
-                            add(at, kept);
-                            lif_step_summing(c, dt, lock, input, (), state, flags)
-                        }
-                    };
-                    match spiked {
-                        BlockSpikes::None => {}
-                        BlockSpikes::Masks => collect_spike_masks(flags, at as u32, spikes),
-                        BlockSpikes::Words => {
-                            collect_spike_words(&flags[..len.div_ceil(32)], at as u32, spikes);
-                        }
-                    }
-                    at += len;
-                    rest = tail;
-                }
-            });
+            lif_part_aggregating(c, dt, lock, s, (voltage, refrac, input), incoming, spikes);
         },
     );
 }
 
+/// One part of [`lif_copy_aggregating`]: neurons `s..s + voltage.len()` of the copy, whose
+/// spikes are appended to `spikes`.
+#[inline(always)]
+fn lif_part_aggregating<S: LifSource, I: InputTotal>(
+    c: &S,
+    dt: f32,
+    lock: bool,
+    s: usize,
+    (voltage, refrac, input): (&mut [f32], &mut [f32], I),
+    incoming: Incoming<'_>,
+    spikes: &mut Vec<u32>,
+) {
+    BLOCK_MASKS.with_borrow_mut(|masks| {
+        let mut rest = (voltage, refrac, input);
+        let mut at = s;
+        while !rest.is_empty() {
+            let len = AGGREGATE_BLOCK.min(rest.len());
+            let (block, tail) = rest.split_at(len);
+            let (voltage, refrac, mut input) = block;
+            let state = LifState { voltage, refrac };
+            let flags = &mut masks.0[..len];
+            let c = &c.offset(at);
+            let cur = |k: usize| match incoming {
+                Incoming::Fused(slices, _) => &slices[k][at..at + len],
+                Incoming::Blockwise(..) => &[][..],
+            };
+            let spiked = match incoming {
+                Incoming::Fused(_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
+                Incoming::Fused(_, 1) => {
+                    lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
+                }
+                Incoming::Fused(_, 2) => {
+                    let currents = (cur(0), cur(1));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                }
+                Incoming::Fused(_, 3) => {
+                    let currents = (cur(0), cur(1), cur(2));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                }
+                Incoming::Fused(..) => {
+                    let currents = (cur(0), cur(1), cur(2), cur(3));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                }
+                Incoming::Blockwise(add) => {
+                    let kept = input.kept().expect("blockwise sums keep the input");
+                    add(at, kept);
+                    lif_step_summing(c, dt, lock, input, (), state, flags)
+                }
+            };
+            match spiked {
+                BlockSpikes::None => {}
+                BlockSpikes::Masks => collect_spike_masks(flags, at as u32, spikes),
+                BlockSpikes::Words => {
+                    collect_spike_words(&flags[..len.div_ceil(32)], at as u32, spikes);
+                }
+            }
+            at += len;
+            rest = tail;
+        }
+    });
+}
+
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset, with the
 /// `Sum` aggregation of the incoming currents fused in as well
-/// ([`ember_engine::FusedAggregation`]).
+/// ([`ember_engine::FusedAggregation`]). Populations whose currents are fused in the
+/// neuron loop run in one parallel section ([`LifBatch`]).
 #[expect(clippy::type_complexity, reason = "the population's state, one query")]
 pub fn lif_system(
     clock: Res<Clock>,
@@ -945,7 +959,8 @@ pub fn lif_system(
     currents: Query<&ProjectionCurrent>,
 ) {
     let dt = clock.dt();
-    for (id, pop, kernel, lock, mut input, mut v, mut r, mut spikes, (agg, incoming)) in &mut q {
+    let mut batch = LifBatch::new(dt);
+    for (id, pop, kernel, lock, input, v, r, spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
         // Every LIF population carries `FusedAggregation`: with the `Sum` rule its
         // currents are added here (other rules were aggregated in `Phase::Aggregate`).
@@ -967,7 +982,49 @@ pub fn lif_system(
         let keep =
             visibility.as_ref().is_none_or(|v| v.must_keep(id)) || count > MAX_FUSED_CURRENTS;
         let read = keep || input.is_changed();
-        let mut fused = [&[][..]; MAX_FUSED_CURRENTS];
+        let lock = lock.0;
+        let fused_of = |range: std::ops::Range<usize>| {
+            let mut fused = [&[][..]; MAX_FUSED_CURRENTS];
+            match held {
+                Some((arrays, _)) => {
+                    for (slot, c) in fused.iter_mut().zip(&arrays[..count]) {
+                        *slot = &c[range.clone()];
+                    }
+                }
+                None => {
+                    let slices = sources.iter().filter_map(|&p| currents.get(p).ok());
+                    for (slot, c) in fused.iter_mut().zip(slices) {
+                        *slot = &c.0[range.clone()];
+                    }
+                }
+            }
+            fused
+        };
+        if pop.batch == 1 && count <= MAX_FUSED_CURRENTS {
+            // One copy, currents fused in the neuron loop: joins the batch.
+            let input = if keep {
+                JobInput::Keep(parallel::Disjoint::new(&mut input.into_inner().0[..n]))
+            } else if read {
+                JobInput::Read(&Ref::from(input).into_inner().0[..n])
+            } else {
+                JobInput::Zero
+            };
+            if batch.is_full() {
+                batch.run();
+            }
+            let job = LifJob {
+                kernel,
+                lock,
+                input,
+                incoming: Incoming::Fused(fused_of(0..n), count),
+                voltage: parallel::Disjoint::new(&mut v.into_inner().0[..n]),
+                refrac: parallel::Disjoint::new(&mut r.into_inner().0[..n]),
+                cut: 1,
+            };
+            batch.push(job, spikes.into_inner().batch_mut(0));
+            continue;
+        }
+        let (mut input, mut v, mut r, mut spikes) = (input, v, r, spikes);
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
             let add =
@@ -975,27 +1032,13 @@ pub fn lif_system(
             let incoming = if count > MAX_FUSED_CURRENTS {
                 Incoming::Blockwise(&add)
             } else {
-                match held {
-                    Some((arrays, _)) => {
-                        for (slot, c) in fused.iter_mut().zip(&arrays[..count]) {
-                            *slot = &c[range.clone()];
-                        }
-                    }
-                    None => {
-                        let slices = sources.iter().filter_map(|&p| currents.get(p).ok());
-                        for (slot, c) in fused.iter_mut().zip(slices) {
-                            *slot = &c.0[range.clone()];
-                        }
-                    }
-                }
-                Incoming::Fused(fused, count)
+                Incoming::Fused(fused_of(range.clone()), count)
             };
             let state = LifState {
                 voltage: &mut v.0[range.clone()],
                 refrac: &mut r.0[range.clone()],
             };
             let out = spikes.batch_mut(b);
-            let lock = lock.0;
             if keep {
                 let input = &mut input.0[range];
                 lif_copy_with(kernel, dt, lock, input, incoming, state, out);
@@ -1005,6 +1048,172 @@ pub fn lif_system(
             } else {
                 lif_copy_with(kernel, dt, lock, (), incoming, state, out);
             }
+        }
+    }
+    batch.run();
+}
+
+/// How many population copies a [`LifBatch`] holds.
+const BATCH_POPULATIONS: usize = parallel::MAX_COLLECTED;
+
+/// The input of a [`LifJob`] (see [`InputTotal`]).
+enum JobInput<'a> {
+    /// The total is kept in the input array.
+    Keep(parallel::Disjoint<'a, f32>),
+    /// The input array is read, not written.
+    Read(&'a [f32]),
+    /// The input array holds zeros and is left alone.
+    Zero,
+}
+
+/// One population copy's LIF pass (with fused currents) in a [`LifBatch`].
+struct LifJob<'a> {
+    kernel: &'a LifKernel,
+    lock: bool,
+    input: JobInput<'a>,
+    incoming: Incoming<'a>,
+    voltage: parallel::Disjoint<'a, f32>,
+    refrac: parallel::Disjoint<'a, f32>,
+    /// Parts it is cut into (1: whole, to share 0).
+    cut: usize,
+}
+
+/// The LIF passes of up to [`BATCH_POPULATIONS`] populations in **one** parallel section
+/// ([`parallel::for_each_share_collecting`]), where one [`lif_copy_with`] per population
+/// makes one section each (CUBA's two populations made two per step; a section costs the
+/// team a hand-off, a wait for its slowest part and the member's first touches of what the
+/// driver wrote, ≈ 0.5–1 µs on the project's VM). A population is cut as
+/// [`lif_copy_aggregating`] cuts it (at [`PARALLEL_MIN_NEURONS`], with the same
+/// [`parallel::share_range`] cut as its incoming projections' synapse pass), and one too
+/// small to cut stays whole with share 0, as its projections' arrays do
+/// ([`ember_engine::DeliveryBatch`]); a batch with nothing to cut runs without a section.
+/// Each neuron gets the same operations as in [`lif_copy_aggregating`] and each spike list
+/// comes out in neuron order: results are bit-identical, whatever the thread count.
+struct LifBatch<'a> {
+    dt: f32,
+    jobs: [Option<LifJob<'a>>; BATCH_POPULATIONS],
+    /// Each job's spike list (cleared), filled by the run.
+    spikes: [Option<&'a mut Vec<u32>>; BATCH_POPULATIONS],
+    len: usize,
+}
+
+impl<'a> LifBatch<'a> {
+    fn new(dt: f32) -> Self {
+        LifBatch {
+            dt,
+            jobs: [const { None }; BATCH_POPULATIONS],
+            spikes: [const { None }; BATCH_POPULATIONS],
+            len: 0,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == BATCH_POPULATIONS
+    }
+
+    fn push(&mut self, job: LifJob<'a>, spikes: &'a mut Vec<u32>) {
+        assert!(!self.is_full(), "a full LIF batch: run it first");
+        self.jobs[self.len] = Some(job);
+        self.spikes[self.len] = Some(spikes);
+        self.len += 1;
+    }
+
+    /// Runs the queued passes and empties the batch.
+    fn run(&mut self) {
+        let count = self.len;
+        self.len = 0;
+        if count == 0 {
+            return;
+        }
+        let jobs = &mut self.jobs[..count];
+        let mut any_cut = false;
+        if parallel::parts(usize::MAX, 0) > 1 {
+            for job in jobs.iter_mut().flatten() {
+                job.cut = parallel::parts(job.voltage.len(), PARALLEL_MIN_NEURONS);
+                any_cut |= job.cut > 1;
+            }
+        }
+        let jobs = &*jobs;
+        let dt = self.dt;
+        let share = |m: usize, j: usize, spikes: &mut Vec<u32>| {
+            if let Some(job) = &jobs[j] {
+                job.run_share(dt, m, spikes);
+            }
+        };
+        let outs = &mut self.spikes[..count];
+        if any_cut {
+            parallel::for_each_share_collecting(outs, |m, _, j, spikes| share(m, j, spikes));
+        } else {
+            // Nothing to cut: no section, every population whole on this thread.
+            for (j, out) in outs.iter_mut().enumerate() {
+                share(0, j, out.as_mut().expect("queued with its list"));
+            }
+        }
+        self.jobs[..count].iter_mut().for_each(|j| *j = None);
+        self.spikes[..count].iter_mut().for_each(|s| *s = None);
+    }
+}
+
+impl LifJob<'_> {
+    /// Share `m`'s part of the pass, its spikes appended to `spikes`.
+    fn run_share(&self, dt: f32, m: usize, spikes: &mut Vec<u32>) {
+        let n = self.voltage.len();
+        let range = match self.cut {
+            0 | 1 if m == 0 => 0..n,
+            0 | 1 => return,
+            k => parallel::share_range(n, k, m),
+        };
+        if range.is_empty() {
+            return;
+        }
+        let lo = range.start;
+        // SAFETY: share `m` alone takes `range` of these arrays (the cut's ranges are
+        // disjoint; an uncut job is share 0's).
+        let (v, r) = unsafe {
+            (
+                self.voltage.range(range.clone()),
+                self.refrac.range(range.clone()),
+            )
+        };
+        let (lock, inc) = (self.lock, self.incoming);
+        match &self.kernel.uniform {
+            Some(c) => self.input_part(c, dt, lock, lo, range, v, r, inc, spikes),
+            None => {
+                let c = LifSlices::new(&self.kernel.arrays);
+                self.input_part(&c, dt, lock, lo, range, v, r, inc, spikes);
+            }
+        }
+    }
+
+    /// [`lif_part_aggregating`] with this job's input mode.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a part's slices and the pass's constants"
+    )]
+    #[inline(always)]
+    fn input_part<S: LifSource>(
+        &self,
+        c: &S,
+        dt: f32,
+        lock: bool,
+        lo: usize,
+        range: std::ops::Range<usize>,
+        v: &mut [f32],
+        r: &mut [f32],
+        incoming: Incoming<'_>,
+        spikes: &mut Vec<u32>,
+    ) {
+        match &self.input {
+            JobInput::Keep(input) => {
+                // SAFETY: as for the state arrays in `run_share`.
+                let input = unsafe { input.range(range) };
+                lif_part_aggregating(c, dt, lock, lo, (v, r, input), incoming, spikes);
+            }
+            JobInput::Read(input) => {
+                let input = &input[range];
+                lif_part_aggregating(c, dt, lock, lo, (v, r, input), incoming, spikes);
+            }
+            JobInput::Zero => lif_part_aggregating(c, dt, lock, lo, (v, r, ()), incoming, spikes),
         }
     }
 }
