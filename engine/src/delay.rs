@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Clock;
 use crate::parallel::{self, Split};
 use crate::population::Spikes;
-use crate::projection::{Connectivity, ProjectsFrom, Weights, deliver_between, deliver_spikes};
+use crate::projection::{
+    Connectivity, DeliveryBatch, ProjectsFrom, Weights, deliver_between, deliver_spikes,
+};
 use crate::value::Param;
 
 /// How a delay between two steps is rounded to whole steps.
@@ -262,6 +264,58 @@ pub fn prepare_and_deliver_copy(
         prepare,
         finish,
     );
+}
+
+/// [`prepare_and_deliver_copy`] for every batch copy of one projection's post array `out`
+/// (`post` elements per copy), `prepare(param, lo, part)` being the synapse model's pass:
+/// without a delay line the copies join `batch` (run when full; the caller runs it after
+/// its last projection), so all of a model's undelayed projections share one parallel
+/// section ([`DeliveryBatch`]); with one they run now, one section per copy.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "prepare_and_deliver_copy's arguments plus the batch"
+)]
+pub fn queue_copies<'a, F>(
+    batch: &mut DeliveryBatch<'a>,
+    conn: &'a Connectivity,
+    weights: &'a Weights,
+    pre: Option<&'a Spikes>,
+    line: Option<&mut DelayLine>,
+    scale: f32,
+    (out, post): (&'a mut [f32], usize),
+    (param, min_len): (f32, usize),
+    prepare: F,
+) where
+    F: Fn(f32, usize, &mut [f32]) + Sync + Copy,
+{
+    let copies = out.chunks_exact_mut(post.max(1));
+    match line {
+        Some(line) => {
+            for (b, copy) in copies.enumerate() {
+                let prepare = |lo: usize, part: &mut [f32]| prepare(param, lo, part);
+                prepare_and_deliver_copy(
+                    conn,
+                    weights,
+                    pre,
+                    Some(&mut *line),
+                    b,
+                    scale,
+                    copy,
+                    min_len,
+                    prepare,
+                );
+            }
+        }
+        None => {
+            for (b, copy) in copies.enumerate() {
+                if batch.is_full() {
+                    batch.run(min_len, prepare);
+                }
+                let spikes = pre.map_or(&[][..], |p| p.batch(b));
+                batch.push(conn, weights, spikes, scale, param, copy);
+            }
+        }
+    }
 }
 
 /// [`prepare_and_deliver_copy`] followed by `finish(lo, part, aux_part)` on each part, in

@@ -235,10 +235,10 @@ fn recurrent_network_is_identical_on_1_and_2_threads() {
 }
 
 /// Ten LIF populations, large (cut over the team) and small (whole) in turn, in a ring of
-/// ten single-exponential projections: more than one batch of each kind
-/// (`ember_engine::DeliveryBatch`, the LIF system's batch), so the synapse and neuron passes
-/// run several populations and projections per section. Returns every population's spikes
-/// and final voltages.
+/// ten projections (seven single-exponential, three delta): each synapse system runs its
+/// projections in one section (`ember_engine::DeliveryBatch`), and the LIF system needs
+/// two batches for the ten populations. Returns every population's spikes and final
+/// voltages.
 fn batched_ring(threads: usize) -> Vec<NetRun> {
     let mut sim = new_sim(0.1, threads);
     let seed = sim.config().seed;
@@ -268,24 +268,28 @@ fn batched_ring(threads: usize) -> Vec<NetRun> {
         })
         .collect();
     for k in 0..10 {
-        sim.add_projection(
-            None,
-            pops[k],
-            pops[(k + 1) % 10],
-            &ConnectRule::FixedProbability {
-                p: 0.01,
-                autapses: false,
-            },
-            ValueSpec::Normal {
-                mean: 0.2,
-                std: 1.0,
-            },
-            SingleExponentialCurrent {
+        let (pre, post) = (pops[k], pops[(k + 1) % 10]);
+        let rule = ConnectRule::FixedProbability {
+            p: 0.01,
+            autapses: false,
+        };
+        let weights = ValueSpec::Normal {
+            mean: 0.2,
+            std: 1.0,
+        };
+        // Two synapse models, so two systems each batch their own projections.
+        if k % 3 == 2 {
+            let syn = DeltaCurrent { spike_charge: 0.3 };
+            sim.add_projection(None, pre, post, &rule, weights, syn)
+                .unwrap();
+        } else {
+            let syn = SingleExponentialCurrent {
                 spike_charge: 1.0,
                 time_constant: 2.0 + k as f32,
-            },
-        )
-        .unwrap();
+            };
+            sim.add_projection(None, pre, post, &rule, weights, syn)
+                .unwrap();
+        }
     }
     let recs: Vec<_> = pops
         .iter()

@@ -9,12 +9,12 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::prepare_and_deliver_copy;
+use ember_engine::delay::queue_copies;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, ModelSystems, ParamError, ParamReader, PreSpikes, Projection, ProjectionCurrent,
-    ProjectsFrom, Weights,
+    Connectivity, DeliveryBatch, ModelSystems, ParamError, ParamReader, PreSpikes, Projection,
+    ProjectionCurrent, ProjectsFrom, Weights,
 };
 
 /// Delta-current synapse parameters.
@@ -44,17 +44,28 @@ pub fn delta_current_system(
 ) {
     let dt = clock.dt();
     let mut pre_spikes = PreSpikes::new(&spikes);
-    for (proj, from, conn, w, syn, mut out, mut line) in &mut q {
+    // The projections without delays take their spikes in one parallel section.
+    let mut batch = DeliveryBatch::new();
+    let min = PARALLEL_MIN_ELEMENTS;
+    let clear = |_: f32, _: usize, part: &mut [f32]| part.fill(0.0);
+    for (proj, from, conn, w, syn, out, line) in &mut q {
         let pre = pre_spikes.get(from.0);
-        let post = proj.post_size as usize;
         let scale = syn.spike_charge / dt;
-        for (b, copy) in out.0.chunks_exact_mut(post).enumerate() {
-            let line = line.as_deref_mut();
-            let min = PARALLEL_MIN_ELEMENTS;
-            let clear = |_, part: &mut [f32]| part.fill(0.0);
-            prepare_and_deliver_copy(conn, w, pre, line, b, scale, copy, min, clear);
-        }
+        let out = (&mut out.into_inner().0[..], proj.post_size as usize);
+        let line = line.map(Mut::into_inner);
+        queue_copies(
+            &mut batch,
+            conn,
+            w,
+            pre,
+            line,
+            scale,
+            out,
+            (0.0, min),
+            clear,
+        );
     }
+    batch.run(min, clear);
 }
 
 impl SynapseModel for DeltaCurrent {

@@ -15,7 +15,7 @@
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
-use ember_engine::delay::prepare_and_deliver_copy;
+use ember_engine::delay::queue_copies;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
@@ -56,43 +56,27 @@ pub fn single_exponential_current_system(
     let mut pre_spikes = PreSpikes::new(&spikes);
     // The projections without delays decay and take their spikes in one parallel section.
     let mut batch = DeliveryBatch::new();
+    let min = PARALLEL_MIN_ELEMENTS;
     let decay_by =
         |decay: f32, _: usize, part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
     for (proj, from, conn, w, syn, decay, out, line) in &mut q {
         let pre = pre_spikes.get(from.0);
-        let post = proj.post_size as usize;
         let scale = syn.spike_charge / syn.time_constant;
-        let decay = decay.0;
-        let copies = out.into_inner().0.chunks_exact_mut(post);
-        match line {
-            Some(mut line) => {
-                for (b, copy) in copies.enumerate() {
-                    // Decay then delivery, fused per part of the post range.
-                    prepare_and_deliver_copy(
-                        conn,
-                        w,
-                        pre,
-                        Some(&mut line),
-                        b,
-                        scale,
-                        copy,
-                        PARALLEL_MIN_ELEMENTS,
-                        |lo, part| decay_by(decay, lo, part),
-                    );
-                }
-            }
-            None => {
-                for (b, copy) in copies.enumerate() {
-                    if batch.is_full() {
-                        batch.run(PARALLEL_MIN_ELEMENTS, decay_by);
-                    }
-                    let spikes = pre.map_or(&[][..], |p| p.batch(b));
-                    batch.push(conn, w, spikes, scale, decay, copy);
-                }
-            }
-        }
+        let out = (&mut out.into_inner().0[..], proj.post_size as usize);
+        let line = line.map(Mut::into_inner);
+        queue_copies(
+            &mut batch,
+            conn,
+            w,
+            pre,
+            line,
+            scale,
+            out,
+            (decay.0, min),
+            decay_by,
+        );
     }
-    batch.run(PARALLEL_MIN_ELEMENTS, decay_by);
+    batch.run(min, decay_by);
 }
 
 impl SynapseModel for SingleExponentialCurrent {
