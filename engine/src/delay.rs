@@ -275,6 +275,7 @@ pub fn prepare_and_deliver_copy(
     clippy::too_many_arguments,
     reason = "prepare_and_deliver_copy's arguments plus the batch"
 )]
+#[inline]
 pub fn queue_copies<'a, F>(
     batch: &mut DeliveryBatch<'a>,
     conn: &'a Connectivity,

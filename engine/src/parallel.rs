@@ -35,6 +35,16 @@
 //! by timing, so every element sees the same operations in the same order whatever the
 //! thread count: results are bit-identical for any `threads`.
 //!
+//! A system with several arrays to update (a synapse model's projections, the LIF
+//! populations) hands them out in **one** section with [`for_each_share`] or
+//! [`for_each_share_collecting`]: each share cuts every array with [`share_range`] (the cut
+//! of `for_each_part`, so a thread keeps the post neurons it updated in the synapse pass
+//! for the neuron pass, in its own cache) or leaves a small array whole to share 0. Each
+//! section costs the team a hand-off, a wait for its slowest share and the member's first
+//! touches of what the driver wrote (a cache line from the other core costs ≈ 60 ns on
+//! the project's VM), so CUBA's 6 sections per step became 2 (see `DeliveryBatch` in
+//! `projection` and `LifBatch` in `ember_models`).
+//!
 //! Sections do not nest: a section started from inside another (or from any thread other
 //! than the one driving the steps) runs serially on its caller.
 
@@ -626,12 +636,12 @@ pub const MAX_COLLECTED: usize = 8;
 /// its own, as in [`for_each_part_collecting`]); after the section each `outs[j]` gets
 /// the shares' indices for it in share order, so it holds what one serial pass would make
 /// when the shares cut the arrays in order ([`share_range`]). Nothing is cleared: the
-/// indices are appended to `outs` (and dropped for a `None` output).
+/// indices are appended to `outs`.
 ///
 /// # Panics
 /// With more than [`MAX_COLLECTED`] outputs.
 pub fn for_each_share_collecting(
-    outs: &mut [Option<&mut Vec<u32>>],
+    outs: &mut [&mut Vec<u32>],
     f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
 ) {
     assert!(
@@ -640,15 +650,8 @@ pub fn for_each_share_collecting(
     );
     let k = parts(usize::MAX, 0);
     if k <= 1 {
-        let mut dropped = Vec::new();
         for (j, out) in outs.iter_mut().enumerate() {
-            match out {
-                Some(out) => f(0, 1, j, out),
-                None => {
-                    f(0, 1, j, &mut dropped);
-                    dropped.clear();
-                }
-            }
+            f(0, 1, j, out);
         }
         return;
     }
@@ -677,7 +680,6 @@ pub fn for_each_share_collecting(
         unsafe { (*d.get()).section(&job) }
     });
     for (j, out) in outs.iter_mut().enumerate() {
-        let Some(out) = out else { continue };
         for buf in buffers.iter().take(k) {
             // SAFETY: the section is over (every share finished before `section` returned).
             let (list, ends) = unsafe { (&*buf.0.0.get(), &*buf.0.1.get()) };
@@ -1130,8 +1132,8 @@ mod tests {
         assert_eq!(calls.into_inner(), 1);
     }
 
-    /// Several outputs in one section: each list comes out in serial order, a `None`
-    /// output's indices are dropped, and lists are appended to, not replaced.
+    /// Several outputs in one section: each list comes out in serial order, appended to
+    /// what it held.
     #[test]
     fn collected_lists_of_several_outputs_come_out_in_serial_order() {
         let lens = [100_000usize, 300, 0, 65_536, 9_000];
@@ -1139,8 +1141,7 @@ mod tests {
         for size in 1..=3 {
             let mut lists: Vec<Vec<u32>> = lens.iter().map(|_| vec![7]).collect();
             with_team(size, || {
-                let mut outs: Vec<Option<&mut Vec<u32>>> = lists.iter_mut().map(Some).collect();
-                outs[1] = None;
+                let mut outs: Vec<&mut Vec<u32>> = lists.iter_mut().collect();
                 for_each_share_collecting(&mut outs, |m, k, j, list| {
                     // The long arrays are cut, the short ones are share 0's.
                     let range = if lens[j] >= 4096 {
@@ -1155,9 +1156,7 @@ mod tests {
             });
             for (j, list) in lists.iter().enumerate() {
                 let mut expect = vec![7];
-                if j != 1 {
-                    expect.extend((0..lens[j]).filter(|&i| keep(j, i)).map(|i| i as u32));
-                }
+                expect.extend((0..lens[j]).filter(|&i| keep(j, i)).map(|i| i as u32));
                 assert_eq!(*list, expect, "team {size}, output {j}");
             }
         }

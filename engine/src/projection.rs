@@ -525,8 +525,7 @@ struct Queued<'a> {
 /// Fill it with [`DeliveryBatch::push`], run it with [`DeliveryBatch::run`] (also when
 /// [`DeliveryBatch::is_full`]).
 pub struct DeliveryBatch<'a> {
-    queued: [Option<Queued<'a>>; BATCH_PROJECTIONS],
-    len: usize,
+    queued: arrayvec::ArrayVec<Queued<'a>, BATCH_PROJECTIONS>,
 }
 
 impl Default for DeliveryBatch<'_> {
@@ -539,15 +538,14 @@ impl<'a> DeliveryBatch<'a> {
     /// An empty batch.
     pub fn new() -> Self {
         DeliveryBatch {
-            queued: [const { None }; BATCH_PROJECTIONS],
-            len: 0,
+            queued: arrayvec::ArrayVec::new_const(),
         }
     }
 
     /// Whether the batch holds [`BATCH_PROJECTIONS`] projections (run it before the next
     /// push).
     pub fn is_full(&self) -> bool {
-        self.len == BATCH_PROJECTIONS
+        self.queued.is_full()
     }
 
     /// Queues `out[j] ← prepare(param, out[j])` then the delivery of `spikes` into `out`
@@ -565,7 +563,7 @@ impl<'a> DeliveryBatch<'a> {
         out: &'a mut [f32],
     ) {
         assert!(!self.is_full(), "a full delivery batch: run it first");
-        self.queued[self.len] = Some(Queued {
+        self.queued.push(Queued {
             conn,
             weights,
             spikes,
@@ -574,7 +572,6 @@ impl<'a> DeliveryBatch<'a> {
             out: parallel::Disjoint::new(out),
             share: Share::Whole(0),
         });
-        self.len += 1;
     }
 
     /// Runs the queued projections in one section (see [`DeliveryBatch`]) and empties the
@@ -583,15 +580,14 @@ impl<'a> DeliveryBatch<'a> {
     /// `prepare(param, lo, part)` acts on `out[lo..lo + part.len()]` and must act on each
     /// element independently of the others.
     pub fn run(&mut self, min_len: usize, prepare: impl Fn(f32, usize, &mut [f32]) + Sync) {
-        let queued = &mut self.queued[..self.len];
-        self.len = 0;
+        let queued = &mut self.queued[..];
         if queued.is_empty() {
             return;
         }
         let shared_out = parallel::parts(usize::MAX, 0) > 1 && Self::share_out(queued, min_len);
         let shared = &*queued;
         let share = |m: usize| {
-            for q in shared.iter().flatten() {
+            for q in shared {
                 let range = match q.share {
                     Share::Cut(k) => parallel::share_range(q.out.len(), k, m),
                     Share::Whole(owner) if owner == m => 0..q.out.len(),
@@ -615,16 +611,14 @@ impl<'a> DeliveryBatch<'a> {
             // Nothing to cut: no section, the arrays are left whole to this thread.
             share(0);
         }
-        for q in queued.iter_mut() {
-            *q = None;
-        }
+        self.queued.clear();
     }
 
     /// Decides how the shares of a section share out each queued projection (all are
     /// queued whole to share 0): whether any is cut.
-    fn share_out(queued: &mut [Option<Queued<'a>>], min_len: usize) -> bool {
+    fn share_out(queued: &mut [Queued<'a>], min_len: usize) -> bool {
         let mut any = false;
-        for q in queued.iter_mut().flatten() {
+        for q in queued.iter_mut() {
             let len = q.out.len();
             let splittable = !matches!(q.conn.layout, Layout::Sparse { sorted: false, .. });
             let cut = parallel::parts(len, min_len);

@@ -1091,66 +1091,55 @@ struct LifJob<'a> {
 /// comes out in neuron order: results are bit-identical, whatever the thread count.
 struct LifBatch<'a> {
     dt: f32,
-    jobs: [Option<LifJob<'a>>; BATCH_POPULATIONS],
+    jobs: arrayvec::ArrayVec<LifJob<'a>, BATCH_POPULATIONS>,
     /// Each job's spike list (cleared), filled by the run.
-    spikes: [Option<&'a mut Vec<u32>>; BATCH_POPULATIONS],
-    len: usize,
+    spikes: arrayvec::ArrayVec<&'a mut Vec<u32>, BATCH_POPULATIONS>,
 }
 
 impl<'a> LifBatch<'a> {
     fn new(dt: f32) -> Self {
         LifBatch {
             dt,
-            jobs: [const { None }; BATCH_POPULATIONS],
-            spikes: [const { None }; BATCH_POPULATIONS],
-            len: 0,
+            jobs: arrayvec::ArrayVec::new_const(),
+            spikes: arrayvec::ArrayVec::new_const(),
         }
     }
 
     fn is_full(&self) -> bool {
-        self.len == BATCH_POPULATIONS
+        self.jobs.is_full()
     }
 
     fn push(&mut self, job: LifJob<'a>, spikes: &'a mut Vec<u32>) {
         assert!(!self.is_full(), "a full LIF batch: run it first");
-        self.jobs[self.len] = Some(job);
-        self.spikes[self.len] = Some(spikes);
-        self.len += 1;
+        self.jobs.push(job);
+        self.spikes.push(spikes);
     }
 
     /// Runs the queued passes and empties the batch.
     fn run(&mut self) {
-        let count = self.len;
-        self.len = 0;
-        if count == 0 {
+        if self.jobs.is_empty() {
             return;
         }
-        let jobs = &mut self.jobs[..count];
         let mut any_cut = false;
         if parallel::parts(usize::MAX, 0) > 1 {
-            for job in jobs.iter_mut().flatten() {
+            for job in &mut self.jobs {
                 job.cut = parallel::parts(job.voltage.len(), PARALLEL_MIN_NEURONS);
                 any_cut |= job.cut > 1;
             }
         }
-        let jobs = &*jobs;
-        let dt = self.dt;
-        let share = |m: usize, j: usize, spikes: &mut Vec<u32>| {
-            if let Some(job) = &jobs[j] {
-                job.run_share(dt, m, spikes);
-            }
-        };
-        let outs = &mut self.spikes[..count];
+        let (jobs, dt) = (&self.jobs[..], self.dt);
         if any_cut {
-            parallel::for_each_share_collecting(outs, |m, _, j, spikes| share(m, j, spikes));
+            parallel::for_each_share_collecting(&mut self.spikes, |m, _, j, spikes| {
+                jobs[j].run_share(dt, m, spikes);
+            });
         } else {
             // Nothing to cut: no section, every population whole on this thread.
-            for (j, out) in outs.iter_mut().enumerate() {
-                share(0, j, out.as_mut().expect("queued with its list"));
+            for (job, out) in jobs.iter().zip(&mut self.spikes) {
+                job.run_share(dt, 0, out);
             }
         }
-        self.jobs[..count].iter_mut().for_each(|j| *j = None);
-        self.spikes[..count].iter_mut().for_each(|s| *s = None);
+        self.jobs.clear();
+        self.spikes.clear();
     }
 }
 
