@@ -919,22 +919,8 @@ mod tests {
     #[test]
     fn parallel_delivery_is_bit_identical_to_serial() {
         let post = 20_000u32;
-        // Pseudo-random sorted rows of ~2000 targets each.
-        let mut offsets = vec![0];
-        let mut targets = Vec::new();
-        let mut x = 12345u64;
-        for _ in 0..64 {
-            for j in 0..post {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                if x >> 60 == 0 {
-                    targets.push(j);
-                }
-            }
-            offsets.push(targets.len());
-        }
-        let sparse = Connectivity::from_csr(offsets, targets);
+        // Pseudo-random sorted rows of ~1250 targets each.
+        let sparse = random_rows(64, post, 12345);
         let dense = Connectivity::dense(64, post);
         let spikes: Vec<u32> = (0..64).rev().collect();
         for conn in [&sparse, &dense] {
