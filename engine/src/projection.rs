@@ -489,8 +489,8 @@ pub const BATCH_PROJECTIONS: usize = 8;
 enum Share {
     /// Cut into this many parts with [`parallel::share_range`].
     Cut(usize),
-    /// Left whole, to this share (share 0 for now: see [`DeliveryBatch`]).
-    Whole(usize),
+    /// Left whole, to share 0 (see [`DeliveryBatch`]).
+    Whole,
 }
 
 /// One projection's delivery in a [`DeliveryBatch`].
@@ -570,7 +570,7 @@ impl<'a> DeliveryBatch<'a> {
             scale,
             param,
             out: parallel::Disjoint::new(out),
-            share: Share::Whole(0),
+            share: Share::Whole,
         });
     }
 
@@ -590,8 +590,8 @@ impl<'a> DeliveryBatch<'a> {
             for q in shared {
                 let range = match q.share {
                     Share::Cut(k) => parallel::share_range(q.out.len(), k, m),
-                    Share::Whole(owner) if owner == m => 0..q.out.len(),
-                    Share::Whole(_) => continue,
+                    Share::Whole if m == 0 => 0..q.out.len(),
+                    Share::Whole => continue,
                 };
                 if range.is_empty() {
                     continue;
