@@ -24,7 +24,8 @@
 //! Whole minutes can be like that on a shared VM: the second core runs its parts half as
 //! fast, and two threads take longer than one. So the driver times the steps and, every
 //! ~2 000 steps, runs 64 on the team and 64 alone (`SoloProbe`), then keeps
-//! the faster mode; alone, every section is one part on the driver, exactly as on one
+//! the faster mode (and probes less often, up to every ~33 000 steps, while the team wins
+//! by 20 % or more); alone, every section is one part on the driver, exactly as on one
 //! thread, so this too changes only how long a run takes.
 //!
 //! Kernels that produce spike lists use [`for_each_part_collecting`]: each part collects
@@ -388,23 +389,39 @@ impl Team {
 const PROBE_STEPS: u64 = 64;
 /// Steps of each probe left out of its timing.
 const PROBE_SKIP: u64 = 8;
-/// Steps run in the chosen mode between two probes.
+/// Steps run in the chosen mode between two probes, at first and whenever the last probe
+/// was close or chose the driver alone.
 const HOLD_STEPS: u64 = 2048;
+/// The longest hold: after each probe in which the team was clearly faster
+/// ([`CLEAR_WIN`]) the hold doubles up to this many steps.
+const MAX_HOLD_STEPS: u64 = 16 * HOLD_STEPS;
+/// The team's step time, as a fraction of the driver's alone, below which a probe counts
+/// as a clear win for the team.
+const CLEAR_WIN: f64 = 0.8;
 
 /// Whether the team or its driver alone runs a run's parallel sections, re-decided from
-/// measured step times: every [`HOLD_STEPS`] steps, [`PROBE_STEPS`] steps run on the team
-/// and as many on the driver alone, and the faster mode runs the next [`HOLD_STEPS`] (the
-/// team unless the driver alone is 3 % faster).
+/// measured step times: after every hold, [`PROBE_STEPS`] steps run on the team and as
+/// many on the driver alone, and the faster mode runs the next hold (the team unless the
+/// driver alone is 3 % faster). The hold is [`HOLD_STEPS`] steps, doubled (up to
+/// [`MAX_HOLD_STEPS`]) after each probe the team won clearly.
 ///
 /// Why: on a shared machine the second core is sometimes slow for minutes (measured on
 /// the project's VM: CUBA 64 000 took 0.45–0.51 s on 2 threads against 0.46 s on 1, and
 /// 0.30–0.37 s minutes later). A part runs the same operations in the same order
 /// whichever thread runs it and however the array is cut (see the module docs), so the
 /// choice changes the time a run takes, never its results.
-#[derive(Clone, Debug, Default)]
+///
+/// Why the hold grows: a probe is not free. Its steps on the driver alone run at the
+/// speed of one thread, and each switch moves the member's part of the state between the
+/// cores' caches. On CUBA 64 000, where the team runs a step in ≈ 24 µs against ≈ 36 µs
+/// alone, a probe every 2 176 steps costs ≈ 1.5–2 % of the loop; every 32 896, ≈ 0.1 %.
+#[derive(Clone, Debug)]
 pub(crate) struct SoloProbe {
-    /// Steps recorded so far.
-    step: u64,
+    /// Where the next step falls in the current cycle (probe on the team, probe alone,
+    /// hold).
+    phase: u64,
+    /// Steps of the current cycle's hold.
+    hold: u64,
     /// Timed steps of the current probe on the team and alone.
     team: std::time::Duration,
     solo: std::time::Duration,
@@ -412,15 +429,22 @@ pub(crate) struct SoloProbe {
     chosen_solo: bool,
 }
 
-impl SoloProbe {
-    /// Where step `step` falls in the probe cycle.
-    fn phase(&self) -> u64 {
-        self.step % (2 * PROBE_STEPS + HOLD_STEPS)
+impl Default for SoloProbe {
+    fn default() -> Self {
+        SoloProbe {
+            phase: 0,
+            hold: HOLD_STEPS,
+            team: std::time::Duration::ZERO,
+            solo: std::time::Duration::ZERO,
+            chosen_solo: false,
+        }
     }
+}
 
+impl SoloProbe {
     /// Whether the next step runs on the driver alone.
     pub(crate) fn solo_next(&self) -> bool {
-        match self.phase() {
+        match self.phase {
             p if p < PROBE_STEPS => false,
             p if p < 2 * PROBE_STEPS => true,
             _ => self.chosen_solo,
@@ -429,7 +453,7 @@ impl SoloProbe {
 
     /// Records the time the step announced by [`SoloProbe::solo_next`] took.
     pub(crate) fn record(&mut self, took: std::time::Duration) {
-        let p = self.phase();
+        let p = self.phase;
         if p == 0 {
             self.team = std::time::Duration::ZERO;
             self.solo = std::time::Duration::ZERO;
@@ -440,9 +464,18 @@ impl SoloProbe {
             self.solo += took;
         }
         if p == 2 * PROBE_STEPS - 1 {
-            self.chosen_solo = self.solo.as_secs_f64() < 0.97 * self.team.as_secs_f64();
+            let (team, solo) = (self.team.as_secs_f64(), self.solo.as_secs_f64());
+            self.chosen_solo = solo < 0.97 * team;
+            self.hold = if !self.chosen_solo && team < CLEAR_WIN * solo {
+                (2 * self.hold).min(MAX_HOLD_STEPS)
+            } else {
+                HOLD_STEPS
+            };
         }
-        self.step += 1;
+        self.phase += 1;
+        if self.phase >= 2 * PROBE_STEPS + self.hold {
+            self.phase = 0;
+        }
     }
 }
 
@@ -1016,13 +1049,15 @@ mod tests {
     /// Feeds `probe` one cycle of steps taking `team` on the team and `solo` alone.
     fn one_cycle(probe: &mut SoloProbe, team: u64, solo: u64) -> Vec<bool> {
         let mut modes = Vec::new();
-        for _ in 0..2 * PROBE_STEPS + HOLD_STEPS {
+        loop {
             let s = probe.solo_next();
             modes.push(s);
             let us = if s { solo } else { team };
             probe.record(std::time::Duration::from_micros(us));
+            if probe.phase == 0 {
+                return modes;
+            }
         }
-        modes
     }
 
     #[test]
@@ -1055,6 +1090,29 @@ mod tests {
             probe.record(std::time::Duration::from_micros(us));
         }
         assert!(!probe.solo_next());
+    }
+
+    #[test]
+    fn the_hold_grows_while_the_team_wins_clearly_and_resets_otherwise() {
+        let mut probe = SoloProbe::default();
+        let probes = 2 * PROBE_STEPS as usize;
+        let hold = HOLD_STEPS as usize;
+        // The team takes 30 µs a step against 50 alone (< 80 %): each hold doubles, to
+        // at most MAX_HOLD_STEPS.
+        let lens: Vec<usize> = (0..6)
+            .map(|_| one_cycle(&mut probe, 30, 50).len() - probes)
+            .collect();
+        let max = MAX_HOLD_STEPS as usize;
+        assert_eq!(lens, [2 * hold, 4 * hold, 8 * hold, max, max, max]);
+        // A close win (90 against 100 alone) keeps the team but probes again soon.
+        let modes = one_cycle(&mut probe, 90, 100);
+        assert_eq!(modes.len(), probes + hold);
+        assert!(modes[probes..].iter().all(|&s| !s));
+        // So does a loss, which hands the sections to the driver alone.
+        one_cycle(&mut probe, 30, 50);
+        let modes = one_cycle(&mut probe, 60, 50);
+        assert_eq!(modes.len(), probes + hold);
+        assert!(modes[probes..].iter().all(|&s| s));
     }
 
     #[test]
