@@ -29,7 +29,7 @@ use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::executor::StepExecutor;
 use crate::input::{InputVisibility, system_type_of};
 use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
-use crate::parallel::{SoloProbe, Team};
+use crate::parallel::{CutPlan, SoloProbe, Team};
 use crate::phase::{Phase, Step};
 use crate::population::{
     Population, PopulationId, RefracLock, Refractory, SpikeTotal, Spikes, SynapticInput, Voltage,
@@ -1344,7 +1344,13 @@ impl Simulation {
         }
         // Every pool thread joins the team for the whole run: thread 0 drives the steps,
         // the others run the parallel sections the systems hand out (see `parallel`).
-        let team = Team::new(threads);
+        let sizes: Vec<usize> = world
+            .query::<&crate::population::Population>()
+            .iter(world)
+            .map(|p| p.size as usize)
+            .collect();
+        let plan = CutPlan::new(threads, &sizes, crate::parallel::PARALLEL_MIN_ELEMENTS);
+        let team = Team::new(threads).with_plan(plan);
         let probe = &mut self.solo_probe;
         let driver = std::sync::Mutex::new(Some((world, schedule, probe)));
         self.pool.broadcast(|ctx| {
