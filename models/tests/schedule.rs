@@ -291,11 +291,17 @@ fn batched_ring(threads: usize) -> Vec<NetRun> {
                 .unwrap();
         }
     }
+    run_recorded(&mut sim, &pops, 300)
+}
+
+/// Records the spikes of `pops`, runs `steps` steps, and returns each population's spikes
+/// and final voltages.
+fn run_recorded(sim: &mut Simulation, pops: &[PopulationId], steps: u64) -> Vec<NetRun> {
     let recs: Vec<_> = pops
         .iter()
         .map(|&p| sim.record_spikes(p).unwrap())
         .collect();
-    sim.run_steps(300).unwrap();
+    sim.run_steps(steps).unwrap();
     pops.iter()
         .zip(recs)
         .map(|(&p, rec)| NetRun {
@@ -303,6 +309,22 @@ fn batched_ring(threads: usize) -> Vec<NetRun> {
             voltage: sim.get::<Voltage>(p).unwrap().0.clone(),
         })
         .collect()
+}
+
+/// Asserts that two runs have the same spikes and bit-identical voltages.
+fn assert_same_runs(a: &[NetRun], b: &[NetRun], threads: usize) {
+    for (k, (a, b)) in a.iter().zip(b).enumerate() {
+        assert!(
+            a.spikes == b.spikes,
+            "population {k}: spikes differ on {threads} threads"
+        );
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&a.voltage),
+            bits(&b.voltage),
+            "population {k}, {threads} threads"
+        );
+    }
 }
 
 #[test]
@@ -316,19 +338,7 @@ fn batched_passes_are_identical_on_1_2_and_3_threads() {
         );
     }
     for threads in [2, 3] {
-        let other = batched_ring(threads);
-        for (k, (a, b)) in one.iter().zip(&other).enumerate() {
-            assert!(
-                a.spikes == b.spikes,
-                "population {k}: spikes differ on {threads} threads"
-            );
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&a.voltage),
-                bits(&b.voltage),
-                "population {k}, {threads} threads"
-            );
-        }
+        assert_same_runs(&one, &batched_ring(threads), threads);
     }
 }
 
@@ -742,32 +752,15 @@ fn planned_pair(threads: usize) -> Vec<NetRun> {
         sim.add_projection(None, pops[pre], pops[post], &rule, weights, syn)
             .unwrap();
     }
-    let recs: Vec<_> = pops
-        .iter()
-        .map(|&p| sim.record_spikes(p).unwrap())
-        .collect();
-    sim.run_steps(150).unwrap();
-    pops.iter()
-        .zip(recs)
-        .map(|(&p, rec)| NetRun {
-            spikes: sim.recorded_spikes(rec).to_vec(),
-            voltage: sim.get::<Voltage>(p).unwrap().0.clone(),
-        })
-        .collect()
+    run_recorded(&mut sim, &pops, 150)
 }
 
 #[test]
 fn a_planned_cut_gives_the_same_results_as_one_thread() {
     let one = planned_pair(1);
-    let two = planned_pair(2);
-    for (k, (a, b)) in one.iter().zip(&two).enumerate() {
-        assert!(
-            a.spikes.len() > 100,
-            "population {k}: {} spikes",
-            a.spikes.len()
-        );
-        assert!(a.spikes == b.spikes, "population {k}: spikes differ");
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&a.voltage), bits(&b.voltage), "population {k}");
+    for (k, run) in one.iter().enumerate() {
+        let n = run.spikes.len();
+        assert!(n > 100, "population {k}: {n} spikes");
     }
+    assert_same_runs(&one, &planned_pair(2), 2);
 }
