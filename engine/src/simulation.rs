@@ -1344,8 +1344,9 @@ impl Simulation {
         }
         // Every pool thread joins the team for the whole run: thread 0 drives the steps,
         // the others run the parallel sections the systems hand out (see `parallel`).
+        // Small populations stay whole on the driver (see `CutPlan`).
         let sizes: Vec<usize> = world
-            .query::<&crate::population::Population>()
+            .query::<&Population>()
             .iter(world)
             .map(|p| p.size as usize)
             .collect();
