@@ -51,11 +51,8 @@
 //! of all neurons stay whole on share 0, and share 0 takes a smaller lead part of the
 //! others, so that each thread still updates about as many neurons. A plan knows array
 //! lengths only, so every pass over arrays of one length (neuron pass, delivery into it)
-//! cuts them alike. Cutting a small population costs per synapse row, not per neuron:
-//! every thread fetches each spiking row's offsets and the line where its part starts,
-//! and a short row is one line every thread needs. On CUBA 64 000 (12 800 inhibitory
-//! neurons whole, 37.5 % of the 51 200 excitatory ones to the driver) a step on 2 threads
-//! went from 23.1–23.6 to 21.5–21.9 µs. Cuts are still by position only.
+//! cuts them alike. Why and what it gained: see `CutPlan`. Cuts are still by position
+//! only.
 //!
 //! Sections do not nest: a section started from inside another (or from any thread other
 //! than the one driving the steps) runs serially on its caller.
