@@ -157,6 +157,8 @@ pub struct Simulation {
     input_users: Vec<TypeId>,
     /// Team or driver alone, carried across `run_steps` calls.
     solo_probe: SoloProbe,
+    /// The last run's cut plan, with the lead its team arrived at.
+    cut_plan: CutPlan,
 }
 
 impl Simulation {
@@ -233,6 +235,7 @@ impl Simulation {
             // aggregation run before any neuron pass; the trace recorder's `input` traces
             // are accounted per population.
             solo_probe: SoloProbe::default(),
+            cut_plan: CutPlan::default(),
             input_users: vec![
                 system_type_of(clear_inputs),
                 system_type_of(apply_current_stimuli),
@@ -1350,7 +1353,10 @@ impl Simulation {
             .iter(world)
             .map(|p| p.size as usize)
             .collect();
-        let plan = CutPlan::new(threads, &sizes, crate::parallel::PARALLEL_MIN_ELEMENTS);
+        // The team moves the plan's lead to even out the threads' times; a later run with
+        // the same plan starts from where this one left it.
+        let mut plan = CutPlan::new(threads, &sizes, crate::parallel::PARALLEL_MIN_ELEMENTS);
+        plan.resume(&self.cut_plan);
         let team = Team::new(threads).with_plan(plan);
         let probe = &mut self.solo_probe;
         let driver = std::sync::Mutex::new(Some((world, schedule, probe)));
@@ -1364,7 +1370,17 @@ impl Simulation {
                 team.member(ctx.index());
             }
         });
+        self.cut_plan = team.plan().clone();
         Ok(())
+    }
+
+    /// Tests: moves the part of each large population that the driving thread takes in the
+    /// next [`Simulation::run_steps`] on several threads (a fraction, `0..=1`), as the
+    /// team's balancing does between steps. Results must not depend on it. Takes effect
+    /// once a run on the same threads has made the plan.
+    #[doc(hidden)]
+    pub fn set_driver_lead(&mut self, fraction: f64) {
+        self.cut_plan.set_lead(fraction);
     }
 
     /// Runs for `duration` ms, which must be a multiple of Δt (within 10⁻⁹).

@@ -297,11 +297,20 @@ fn batched_ring(threads: usize) -> Vec<NetRun> {
 /// Records the spikes of `pops`, runs `steps` steps, and returns each population's spikes
 /// and final voltages.
 fn run_recorded(sim: &mut Simulation, pops: &[PopulationId], steps: u64) -> Vec<NetRun> {
+    run_recorded_with(sim, pops, |sim| sim.run_steps(steps).unwrap())
+}
+
+/// [`run_recorded`] with the steps run by `run`.
+fn run_recorded_with(
+    sim: &mut Simulation,
+    pops: &[PopulationId],
+    run: impl FnOnce(&mut Simulation),
+) -> Vec<NetRun> {
     let recs: Vec<_> = pops
         .iter()
         .map(|&p| sim.record_spikes(p).unwrap())
         .collect();
-    sim.run_steps(steps).unwrap();
+    run(sim);
     pops.iter()
         .zip(recs)
         .map(|(&p, rec)| NetRun {
@@ -719,7 +728,9 @@ fn stimulus_aggregation_and_trace_systems_join_the_schedule_when_needed() {
 /// excitatory and inhibitory ones) joined both ways: on 2 threads the team keeps the
 /// mid-size one whole on the driver and gives the driver a smaller lead part of the large
 /// one (`parallel::CutPlan`), in its LIF pass and in its incoming projections' delivery.
-fn planned_pair(threads: usize) -> Vec<NetRun> {
+/// Runs 150 steps, in one run without `leads`; else in `leads.len() + 1` runs, the driver's
+/// part of the large population set to each lead in turn after the first run.
+fn planned_pair(threads: usize, leads: &[f64]) -> Vec<NetRun> {
     let mut sim = new_sim(0.1, threads);
     let seed = sim.config().seed;
     let pops: Vec<PopulationId> = [("exc", 40_000u32), ("inh", 9_000)]
@@ -752,15 +763,33 @@ fn planned_pair(threads: usize) -> Vec<NetRun> {
         sim.add_projection(None, pops[pre], pops[post], &rule, weights, syn)
             .unwrap();
     }
-    run_recorded(&mut sim, &pops, 150)
+    let chunk = 150 / (leads.len() as u64 + 1);
+    run_recorded_with(&mut sim, &pops, |sim| {
+        sim.run_steps(150 - chunk * leads.len() as u64).unwrap();
+        for &lead in leads {
+            sim.set_driver_lead(lead);
+            sim.run_steps(chunk).unwrap();
+        }
+    })
 }
 
 #[test]
 fn a_planned_cut_gives_the_same_results_as_one_thread() {
-    let one = planned_pair(1);
+    let one = planned_pair(1, &[]);
     for (k, run) in one.iter().enumerate() {
         let n = run.spikes.len();
         assert!(n > 100, "population {k}: {n} spikes");
     }
-    assert_same_runs(&one, &planned_pair(2), 2);
+    assert_same_runs(&one, &planned_pair(2, &[]), 2);
+}
+
+/// The team moves the driver's part between steps to even out the threads' times
+/// (`parallel::rebalanced_lead`); wherever it stands, from none of the large population to
+/// all of it, results are those of one thread.
+#[test]
+fn a_moving_cut_gives_the_same_results_as_one_thread() {
+    let one = planned_pair(1, &[]);
+    let leads = [0.0, 1.0, 0.1, 0.9, 0.37, 0.5];
+    assert_same_runs(&one, &planned_pair(2, &leads), 2);
+    assert_same_runs(&one, &planned_pair(3, &leads), 3);
 }
