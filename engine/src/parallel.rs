@@ -56,7 +56,7 @@
 //! Equal neuron counts are not equal times (models differ in cost, and on a shared machine
 //! one core is often slower than the other for seconds at a time), and every section waits
 //! for its slowest share. So the team times each share's parts of the sections and, every
-//! 256 steps, moves share 0's part of the led populations toward even times
+//! 1 024 steps, moves share 0's part of the led populations toward even times
 //! (`rebalanced_lead`). The cut then depends on timing, but only where it falls; the
 //! results do not.
 //!
@@ -907,9 +907,11 @@ impl CutPlan {
 }
 
 /// Team steps between two moves of a plan's lead ([`Team::rebalance`]): a window long
-/// enough (≈ 5 ms at CUBA 64 000) that a thread preempted once in it does not swing the
-/// cut far, short enough to settle within the first ~30 ms of a run.
-const BALANCE_STEPS: u32 = 256;
+/// enough (≈ 20 ms at CUBA 64 000) that its busy times are not mostly noise, short enough
+/// to settle within the first ~100 ms of a run. (With 256-step windows the two threads'
+/// busy times differed by 2.7–7 % from window to window even when balanced on average,
+/// and the lead followed that noise: 0.985× and 0.987× on CUBA 64 000, 10–16 pairs.)
+const BALANCE_STEPS: u32 = 1024;
 /// The part of the measured imbalance a move corrects, and the largest move (as a
 /// fraction of each led array): a noisy window cannot swing the cut far, and the lead
 /// settles over a few windows without overshooting.
@@ -1274,7 +1276,7 @@ mod tests {
         team.fake_busy = true;
         let team = team;
         let mut data = vec![0u32; len];
-        let steps = 40 * BALANCE_STEPS;
+        let steps = 16 * BALANCE_STEPS;
         std::thread::scope(|s| {
             s.spawn(|| team.member(1));
             team.drive(|| {
