@@ -226,7 +226,9 @@ impl Team {
         }
         let start = ticks();
         job(k);
-        self.busy[k].0.fetch_add(ticks().wrapping_sub(start), Ordering::Relaxed);
+        self.busy[k]
+            .0
+            .fetch_add(ticks().wrapping_sub(start), Ordering::Relaxed);
     }
 
     /// Tests: adds `t` to share `k`'s busy time, as if its part had taken that long.
@@ -809,8 +811,10 @@ impl Lead {
     }
 
     fn set_fraction(&self, fraction: f64) {
-        self.0
-            .store((fraction.clamp(0.0, 1.0) * LEAD_ONE) as u32, Ordering::Relaxed);
+        self.0.store(
+            (fraction.clamp(0.0, 1.0) * LEAD_ONE) as u32,
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -965,7 +969,10 @@ fn ticks() -> u64 {
     #[cfg(not(target_arch = "x86_64"))]
     {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        START.get_or_init(std::time::Instant::now).elapsed().as_nanos() as u64
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_nanos() as u64
     }
 }
 
@@ -1199,8 +1206,14 @@ mod tests {
             let plan = CutPlan::new(2, sizes, min);
             assert!(plan.whole.is_empty() && plan.held == 0, "{sizes:?}");
             assert_eq!(plan.cut, sizes.iter().sum::<usize>());
-            assert_eq!(plan.lead_part(30_000, 2), sizes.contains(&30_000).then_some(15_104));
-            assert_eq!(plan.lead_part(9_000, 2), sizes.contains(&9_000).then_some(4_608));
+            assert_eq!(
+                plan.lead_part(30_000, 2),
+                sizes.contains(&30_000).then_some(15_104)
+            );
+            assert_eq!(
+                plan.lead_part(9_000, 2),
+                sizes.contains(&9_000).then_some(4_608)
+            );
         }
         // No plan: one thread, or nothing large enough to cut.
         for (k, sizes) in [(1, &[51_200, 12_800][..]), (2, &[3_200, 800][..])] {
@@ -1258,8 +1271,14 @@ mod tests {
         // The driver slower: the lead shrinks.
         assert!(rebalanced_lead(0.375, 10.75, 9.75, 2, held, cut) < 0.375);
         // Large imbalances move by at most `BALANCE_MAX_MOVE`, and the lead stays in 0..=1.
-        assert_eq!(rebalanced_lead(0.5, 1.0, 9.0, 2, 0, cut), 0.5 + BALANCE_MAX_MOVE);
-        assert_eq!(rebalanced_lead(0.5, 9.0, 1.0, 2, 0, cut), 0.5 - BALANCE_MAX_MOVE);
+        assert_eq!(
+            rebalanced_lead(0.5, 1.0, 9.0, 2, 0, cut),
+            0.5 + BALANCE_MAX_MOVE
+        );
+        assert_eq!(
+            rebalanced_lead(0.5, 9.0, 1.0, 2, 0, cut),
+            0.5 - BALANCE_MAX_MOVE
+        );
         assert_eq!(rebalanced_lead(0.99, 1.0, 9.0, 2, 0, cut), 1.0);
         assert_eq!(rebalanced_lead(0.01, 9.0, 1.0, 2, 0, cut), 0.0);
         // Three threads: share 0 against the mean of the other two.
