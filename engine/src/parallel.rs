@@ -247,19 +247,16 @@ impl Team {
             return;
         }
         self.team_steps.set(0);
-        let busy: Vec<f64> = self
-            .busy
-            .iter()
-            .map(|b| b.0.swap(0, Ordering::Relaxed) as f64)
-            .collect();
+        let take = |b: &Line<AtomicU64>| b.0.swap(0, Ordering::Relaxed) as f64;
+        let driver = take(&self.busy[0]);
+        let others = self.busy[1..].iter().map(take).sum::<f64>() / (self.size - 1) as f64;
         let plan = &self.plan;
         if plan.k != self.size || plan.cut == 0 {
             return;
         }
-        let others = busy[1..].iter().sum::<f64>() / (self.size - 1) as f64;
         let lead = rebalanced_lead(
             plan.lead.fraction(),
-            busy[0],
+            driver,
             others,
             self.size,
             plan.held,
