@@ -262,7 +262,7 @@ impl Team {
             plan.held,
             plan.cut,
         );
-        plan.lead.set_fraction(lead);
+        plan.set_lead(lead);
     }
 
     /// The team cutting arrays as `plan` says (see [`CutPlan`]); a plan made for another
@@ -796,7 +796,9 @@ struct Lead(AtomicU32);
 
 impl Lead {
     fn new(fraction: f64) -> Self {
-        Lead(AtomicU32::new((fraction.clamp(0.0, 1.0) * LEAD_ONE) as u32))
+        let lead = Lead::default();
+        lead.set_fraction(fraction);
+        lead
     }
 
     fn get(&self) -> u32 {
