@@ -15,6 +15,7 @@
 //! section is saved per population and step).
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::QueryFilter;
 
 use crate::parallel::{self, PARALLEL_MIN_ELEMENTS};
 use crate::population::SynapticInput;
@@ -91,11 +92,11 @@ impl Aggregation {
 /// [`aggregate_projection_currents`] restricted to one part, for models with
 /// [`FusedAggregation`].
 #[inline]
-pub fn add_incoming(
+pub fn add_incoming<F: QueryFilter>(
     part: &mut [f32],
     lo: usize,
     incoming: Option<&IncomingProjections>,
-    currents: &Query<&ProjectionCurrent>,
+    currents: &Query<&ProjectionCurrent, F>,
 ) {
     for &p in incoming.map_or(&[][..], IncomingProjections::entities) {
         if let Ok(c) = currents.get(p) {

@@ -36,6 +36,7 @@ pub mod phase;
 pub mod plasticity;
 pub mod population;
 pub mod projection;
+pub mod pull;
 pub mod record;
 mod registry;
 pub mod rng;
@@ -64,8 +65,9 @@ pub use population::{
 };
 pub use projection::{
     Connectivity, DeliveryBatch, IncomingProjections, OutgoingProjections, Projection,
-    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights,
+    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, prepare_and_deliver_part,
 };
+pub use pull::{DecayingCurrent, Pulled, PullsDelivery};
 pub use record::{
     ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,
     TraceRecorder, TraceVariable,

@@ -173,8 +173,26 @@ pub struct ModelSystems<'a> {
     /// Where the systems go until the model's first population or projection exists
     /// (`None`: straight into the schedule).
     pub(crate) pending: Option<&'a mut Vec<ScheduleConfigs<ScheduleSystem>>>,
-    /// The simulation's trusted `SynapticInput` users ([`crate::input`]).
-    pub(crate) input_users: &'a mut Vec<TypeId>,
+    /// The systems the simulation vouches for.
+    pub(crate) trusted: &'a mut Trusted,
+}
+
+/// The system types a simulation vouches for (by [`System::system_type`]).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Trusted {
+    /// `SynapticInput` users that never see another population's total ([`crate::input`]).
+    pub(crate) input: Vec<TypeId>,
+    /// Systems confined to their own model's state, or to after the neuron passes
+    /// ([`crate::pull`]).
+    pub(crate) confined: Vec<TypeId>,
+}
+
+impl Trusted {
+    fn vouch(list: &mut Vec<TypeId>, kind: TypeId) {
+        if !list.contains(&kind) {
+            list.push(kind);
+        }
+    }
 }
 
 impl ModelSystems<'_> {
@@ -213,10 +231,39 @@ impl ModelSystems<'_> {
         system: impl IntoSystem<(), (), M>,
     ) -> &mut Self {
         let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
+        Trusted::vouch(&mut self.trusted.input, (*system).system_type());
+        self.add(phase, system)
+    }
+
+    /// Adds one system to `phase` like [`ModelSystems::add`] and vouches that it touches
+    /// projection currents (`ProjectionCurrent`), and writes spikes, weights or
+    /// connectivity, only of its own model's populations and projections, or only after
+    /// the neuron passes. Such systems do not stop a neuron pass from pulling its incoming
+    /// deliveries ([`crate::pull`]); a system added with [`ModelSystems::add`] that touches
+    /// them does (always correct, only slower). Synapse models, spike generators and
+    /// learning rules are added this way.
+    pub fn add_confined<M>(
+        &mut self,
+        phase: Phase,
+        system: impl IntoSystem<(), (), M>,
+    ) -> &mut Self {
+        let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
+        Trusted::vouch(&mut self.trusted.confined, (*system).system_type());
+        self.add(phase, system)
+    }
+
+    /// A neuron model's own pass: [`ModelSystems::add_input_user`] and
+    /// [`ModelSystems::add_confined`] in one (it reads and writes the state of its own
+    /// populations only).
+    pub fn add_neuron_pass<M>(
+        &mut self,
+        phase: Phase,
+        system: impl IntoSystem<(), (), M>,
+    ) -> &mut Self {
+        let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
         let kind = (*system).system_type();
-        if !self.input_users.contains(&kind) {
-            self.input_users.push(kind);
-        }
+        Trusted::vouch(&mut self.trusted.input, kind);
+        Trusted::vouch(&mut self.trusted.confined, kind);
         self.add(phase, system)
     }
 }

@@ -44,7 +44,8 @@
 //! section costs the team a hand-off, a wait for its slowest share and the member's first
 //! touches of what the driver wrote (a cache line from the other core costs ≈ 60 ns on
 //! the project's VM), so CUBA's 6 sections per step became 2 (see `DeliveryBatch` in
-//! `projection` and `LifBatch` in `ember_models`).
+//! `projection` and `LifBatch` in `ember_models`), then 1 (the LIF pass pulls its
+//! incoming deliveries into its own section, [`crate::pull`]).
 //!
 //! When populations differ in size, a run's team also follows a `CutPlan` made from the
 //! population sizes as the run starts. Populations smaller than half a thread's fair share

@@ -19,7 +19,9 @@ pub enum Phase {
     /// Current injections and spike generators add their input.
     Stimuli,
     /// Projections read their pre population's spikes of the previous step(s), advance their
-    /// synapse state and write their output current (`ProjectionCurrent`).
+    /// synapse state and write their output current (`ProjectionCurrent`). On a thread
+    /// team, a neuron pass may run this update itself where no system can see the
+    /// difference ([`crate::pull`]); the results are the same.
     Synapses,
     /// Populations combine incoming projection currents into `SynapticInput`.
     Aggregate,

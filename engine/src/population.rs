@@ -129,6 +129,15 @@ impl Spikes {
         l
     }
 
+    /// Moves batch `b`'s list into `kept` without a copy and makes `kept`'s old buffer,
+    /// cleared, the new list: a pass that rebuilds the list keeps the previous step's spikes
+    /// this way (see [`crate::pull`]). `kept` should hold capacity for the population's
+    /// size, as every list does, so that refilling never allocates.
+    pub fn swap_batch(&mut self, b: usize, kept: &mut Vec<u32>) {
+        std::mem::swap(&mut self.lists[b], kept);
+        self.lists[b].clear();
+    }
+
     /// Rebuilds batch `b`'s list from spike flags (index order, so the list is sorted).
     pub fn collect_flags(&mut self, b: usize, flags: &[bool]) {
         let l = self.batch_mut(b);

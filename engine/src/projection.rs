@@ -646,6 +646,35 @@ impl<'a> DeliveryBatch<'a> {
     }
 }
 
+/// One part of [`prepare_and_deliver`], for a pass that cuts the post array itself (a
+/// neuron pass pulling its incoming deliveries, [`crate::pull`]): `prepare(part)` on the
+/// post neurons `lo..lo + part.len()`, then the terms of `spikes` that land there, each in
+/// spike order and synapse order, exactly as every part of [`prepare_and_deliver`] gets
+/// them. The rows of the first spikes start loading before `prepare`.
+///
+/// # Panics
+/// If the rows are in user order (`pairs`) and `part` is not the whole post array, or an
+/// index is out of range.
+#[inline]
+pub fn prepare_and_deliver_part(
+    conn: &Connectivity,
+    weights: &Weights,
+    spikes: &[u32],
+    scale: f32,
+    lo: usize,
+    part: &mut [f32],
+    prepare: impl FnOnce(&mut [f32]),
+) {
+    let whole = lo == 0 && part.len() >= conn.post_bound();
+    assert!(
+        whole || !matches!(conn.layout, Layout::Sparse { sorted: false, .. }),
+        "rows in user order cannot be delivered by post range"
+    );
+    prefetch_first_rows(conn, weights, spikes);
+    prepare(&mut *part);
+    deliver_range(conn, weights, spikes, scale, lo, part);
+}
+
 /// [`deliver_spikes`] restricted to the post neurons `lo..lo + out.len()`; `out[k]` is post
 /// neuron `lo + k`.
 fn deliver_range(

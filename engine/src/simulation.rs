@@ -7,7 +7,6 @@
 //! (large arrays split over rayon's pool), and the whole run executes inside one
 //! `ThreadPool::install`, so the pool is entered once per `run_steps` call, not per step.
 
-use std::any::TypeId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -28,7 +27,9 @@ use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_a
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
 use crate::executor::StepExecutor;
 use crate::input::{InputVisibility, system_type_of};
-use crate::model::{ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel};
+use crate::model::{
+    ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel, Trusted,
+};
 use crate::parallel::{CutPlan, SoloProbe, Team};
 use crate::phase::{Phase, Step};
 use crate::population::{
@@ -153,8 +154,8 @@ pub struct Simulation {
     pending: BTreeMap<&'static str, Vec<ScheduleConfigs<ScheduleSystem>>>,
     populations: Vec<(String, Entity)>,
     projections: Vec<(String, Entity)>,
-    /// Systems trusted not to observe a fused neuron pass's input total ([`crate::input`]).
-    input_users: Vec<TypeId>,
+    /// The systems vouched for ([`crate::input`], [`crate::pull`]).
+    trusted: Trusted,
     /// Team or driver alone, carried across `run_steps` calls.
     solo_probe: SoloProbe,
     /// The last run's cut plan, with the lead its team arrived at.
@@ -236,12 +237,25 @@ impl Simulation {
             // are accounted per population.
             solo_probe: SoloProbe::default(),
             cut_plan: CutPlan::default(),
-            input_users: vec![
-                system_type_of(clear_inputs),
-                system_type_of(apply_current_stimuli),
-                system_type_of(aggregate_projection_currents),
-                system_type_of(record_trace_step),
-            ],
+            trusted: Trusted {
+                input: vec![
+                    system_type_of(clear_inputs),
+                    system_type_of(apply_current_stimuli),
+                    system_type_of(aggregate_projection_currents),
+                    system_type_of(record_trace_step),
+                ],
+                // The engine's systems that touch projection currents, spikes or weights:
+                // the aggregation skips populations that sum in their pass (the only
+                // ones pulling), the delay lines only read spikes before any neuron pass,
+                // the recorders and learning rules run after every neuron pass.
+                confined: vec![
+                    system_type_of(aggregate_projection_currents),
+                    system_type_of(schedule_delayed_arrivals),
+                    system_type_of(record_step),
+                    system_type_of(record_projection_trace_step),
+                    system_type_of(crate::plasticity::plasticity_system),
+                ],
+            },
         };
         // The engine's own systems take the first slot of their phases, through the same
         // path as models: everything registered later is ordered after them. Those that
@@ -267,7 +281,7 @@ impl Simulation {
             model: ENGINE,
             slots: &mut sim.slots,
             pending: None,
-            input_users: &mut sim.input_users,
+            trusted: &mut sim.trusted,
         };
         engine
             .add(Phase::Start, clear_inputs)
@@ -338,7 +352,7 @@ impl Simulation {
                 model: M::NAME,
                 slots: &mut self.slots,
                 pending: Some(&mut pending),
-                input_users: &mut self.input_users,
+                trusted: &mut self.trusted,
             };
             M::add_systems(&mut systems);
             self.pending.insert(M::NAME, pending);
@@ -361,7 +375,7 @@ impl Simulation {
             model,
             slots: &mut self.slots,
             pending: Some(&mut pending),
-            input_users: &mut self.input_users,
+            trusted: &mut self.trusted,
         });
         self.pending.insert(name, pending);
     }
@@ -384,7 +398,7 @@ impl Simulation {
                 model: S::NAME,
                 slots: &mut self.slots,
                 pending: Some(&mut pending),
-                input_users: &mut self.input_users,
+                trusted: &mut self.trusted,
             };
             S::add_systems(&mut systems);
             self.pending.insert(S::NAME, pending);
@@ -1284,7 +1298,9 @@ impl Simulation {
         self.schedule
             .initialize(&mut self.world)
             .map_err(|e| ScheduleError(e.to_string(self.schedule.graph(), &self.world)))?;
-        InputVisibility::refresh(&mut self.world, &self.schedule, &self.input_users);
+        InputVisibility::refresh(&mut self.world, &self.schedule, &self.trusted.input);
+        let (world, confined) = (&mut self.world, &self.trusted.confined);
+        crate::pull::refresh(world, &self.schedule, confined, self.config.threads);
         Ok(())
     }
 

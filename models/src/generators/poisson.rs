@@ -139,7 +139,7 @@ impl NeuronModel for Poisson {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Integrate, poisson_system);
+        systems.add_confined(Phase::Integrate, poisson_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

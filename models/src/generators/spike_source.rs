@@ -80,7 +80,7 @@ impl NeuronModel for SpikeSource {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Integrate, spike_source_system);
+        systems.add_confined(Phase::Integrate, spike_source_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

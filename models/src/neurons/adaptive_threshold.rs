@@ -474,7 +474,7 @@ impl NeuronModel for Alif {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, threshold_adaptation_system::<Alif>);
+        systems.add_neuron_pass(Phase::Integrate, threshold_adaptation_system::<Alif>);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
@@ -568,7 +568,7 @@ impl NeuronModel for Glif2 {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, threshold_adaptation_system::<Glif2>);
+        systems.add_neuron_pass(Phase::Integrate, threshold_adaptation_system::<Glif2>);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

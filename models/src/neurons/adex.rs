@@ -452,7 +452,7 @@ impl NeuronModel for Adex {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, adex_system);
+        systems.add_neuron_pass(Phase::Integrate, adex_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

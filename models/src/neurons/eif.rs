@@ -710,7 +710,7 @@ impl NeuronModel for Eif {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, eif_system);
+        systems.add_neuron_pass(Phase::Integrate, eif_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

@@ -470,7 +470,7 @@ impl<E: Equation> NeuronModel for EquationNeuron<E> {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, equation_system::<E>);
+        systems.add_neuron_pass(Phase::Integrate, equation_system::<E>);
     }
 
     fn insert(mut self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

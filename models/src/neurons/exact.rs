@@ -97,7 +97,7 @@ impl NeuronModel for Exact {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, exact_system);
+        systems.add_neuron_pass(Phase::Integrate, exact_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

@@ -856,7 +856,7 @@ impl NeuronModel for Izhikevich {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, izhikevich_system::<Izhikevich>);
+        systems.add_neuron_pass(Phase::Integrate, izhikevich_system::<Izhikevich>);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
@@ -1033,7 +1033,7 @@ impl NeuronModel for IzhikevichAbcd {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, izhikevich_system::<IzhikevichAbcd>);
+        systems.add_neuron_pass(Phase::Integrate, izhikevich_system::<IzhikevichAbcd>);
     }
 
     /// Inserts the `izhikevich` state. The adaptation starts at `w₀ = u₀ − b·V_rest` per

@@ -51,12 +51,15 @@
 use std::cell::RefCell;
 
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::QueryFilter;
 use ember_engine::aggregate::add_incoming;
 use ember_engine::model::check;
 use ember_engine::parallel::{self, Split};
 use ember_engine::prelude::*;
 use ember_engine::{
-    Aggregation, FusedAggregation, IncomingProjections, InputVisibility, ProjectionCurrent,
+    Aggregation, Connectivity, DecayingCurrent, FusedAggregation, IncomingProjections,
+    InputVisibility, ProjectionCurrent, ProjectsFrom, Pulled, PullsDelivery, Weights,
+    prepare_and_deliver_part,
 };
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
@@ -828,6 +831,9 @@ fn collect_spike_masks(masks: &[u32], offset: u32, spikes: &mut Vec<u32>) {
 enum Incoming<'a> {
     /// At most [`MAX_FUSED_CURRENTS`]: added inside the neuron loop.
     Fused([&'a [f32]; MAX_FUSED_CURRENTS], usize),
+    /// As `Fused`, but each slice covers only the neurons from the given index on (the
+    /// part a share just delivered into, [`ember_engine::pull`]).
+    Part([&'a [f32]; MAX_FUSED_CURRENTS], usize, usize),
     /// More: `add(i, block)` adds them to the block of neurons `i..` before it is
     /// integrated (called once per block, not per neuron).
     Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
@@ -897,31 +903,31 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
             let state = LifState { voltage, refrac };
             let flags = &mut masks.0[..len];
             let c = &c.offset(at);
-            let cur = |k: usize| match incoming {
-                Incoming::Fused(slices, _) => &slices[k][at..at + len],
-                Incoming::Blockwise(..) => &[][..],
+            let (slices, count, from) = match incoming {
+                Incoming::Fused(slices, count) => (slices, count, 0),
+                Incoming::Part(slices, count, from) => (slices, count, from),
+                Incoming::Blockwise(..) => ([&[][..]; MAX_FUSED_CURRENTS], 0, 0),
             };
-            let spiked = match incoming {
-                Incoming::Fused(_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
-                Incoming::Fused(_, 1) => {
-                    lif_step_summing(c, dt, lock, input, (cur(0),), state, flags)
-                }
-                Incoming::Fused(_, 2) => {
-                    let currents = (cur(0), cur(1));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
-                }
-                Incoming::Fused(_, 3) => {
-                    let currents = (cur(0), cur(1), cur(2));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
-                }
-                Incoming::Fused(..) => {
-                    let currents = (cur(0), cur(1), cur(2), cur(3));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
-                }
-                Incoming::Blockwise(add) => {
+            let cur = |k: usize| &slices[k][at - from..at - from + len];
+            let spiked = match (incoming, count) {
+                (Incoming::Blockwise(add), _) => {
                     let kept = input.kept().expect("blockwise sums keep the input");
                     add(at, kept);
                     lif_step_summing(c, dt, lock, input, (), state, flags)
+                }
+                (_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
+                (_, 1) => lif_step_summing(c, dt, lock, input, (cur(0),), state, flags),
+                (_, 2) => {
+                    let currents = (cur(0), cur(1));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                }
+                (_, 3) => {
+                    let currents = (cur(0), cur(1), cur(2));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                }
+                _ => {
+                    let currents = (cur(0), cur(1), cur(2), cur(3));
+                    lif_step_summing(c, dt, lock, input, currents, state, flags)
                 }
             };
             match spiked {
@@ -956,9 +962,44 @@ pub fn lif_system(
         &mut Spikes,
         (&Aggregation, Option<&IncomingProjections>),
     )>,
-    currents: Query<&ProjectionCurrent>,
+    currents: Query<&ProjectionCurrent, Without<Pulled>>,
+    pulled: Query<PulledProjection<'_>, With<Pulled>>,
+    mut previous: Local<PreviousSpikes>,
 ) {
     let dt = clock.dt();
+    // Pulled projections deliver the spikes of the previous step, which this pass is about
+    // to replace: keep them aside first (a swap of buffers per population, no copy).
+    let pulling = !pulled.is_empty();
+    if pulling {
+        previous.keep(&mut q);
+    }
+    let previous = &*previous;
+    // The pulled projections, found by one walk of their query: a lookup each would cost
+    // ~20 ns, as much as updating ~50 neurons. A network with more than fit here looks
+    // the rest up.
+    let mut walked: arrayvec::ArrayVec<(Entity, PulledInput<'_>), WALKED_PULLED> =
+        arrayvec::ArrayVec::new();
+    let mut complete = true;
+    if pulling {
+        // SAFETY: each projection's current is borrowed once per run of this system:
+        // here, or by the lookup in `take_pulled` if the walk stopped before it.
+        for item in unsafe { pulled.iter_unsafe() } {
+            if walked.is_full() {
+                complete = false;
+                break;
+            }
+            walked.push((item.0, PulledInput::new(item, previous)));
+        }
+    }
+    let mut take_pulled = |p: Entity| -> Option<PulledInput<'_>> {
+        if let Some(i) = walked.iter().position(|(e, _)| *e == p) {
+            return Some(walked.swap_remove(i).1);
+        }
+        // SAFETY: not walked, so not borrowed yet; taken at most once (a projection has
+        // one post population, which comes once in `q`).
+        let item = (!complete).then(|| unsafe { pulled.get_unchecked(p) }.ok())??;
+        Some(PulledInput::new(item, previous))
+    };
     let mut batch = LifBatch::new(dt);
     for (id, pop, kernel, lock, input, v, r, spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
@@ -970,9 +1011,26 @@ pub fn lif_system(
         // Usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current: their
         // arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as updating
         // ~40 neurons).
-        let held = held_arrays(&currents, sources);
+        // The engine pulls all of a population's incoming projections or none.
+        let mut pulled_in = arrayvec::ArrayVec::new();
+        if pulling {
+            for (k, &p) in sources.iter().enumerate() {
+                match take_pulled(p) {
+                    Some(input) => pulled_in.push(input),
+                    None if k == 0 => break,
+                    None => unreachable!("the engine pulls all incoming projections or none"),
+                }
+            }
+        }
+        let pulls = !pulled_in.is_empty();
+        let held = if pulls {
+            None
+        } else {
+            held_arrays(&currents, sources)
+        };
         let count = match held {
             Some((_, count)) => count,
+            None if pulls => sources.len(),
             None => sources.iter().filter(|&&p| currents.contains(p)).count(),
         };
         // The input array is read only if something wrote it since this system last ran
@@ -1016,7 +1074,12 @@ pub fn lif_system(
                 kernel,
                 lock,
                 input,
-                incoming: Incoming::Fused(fused_of(0..n), count),
+                incoming: if pulls {
+                    Incoming::Fused([&[][..]; MAX_FUSED_CURRENTS], 0)
+                } else {
+                    Incoming::Fused(fused_of(0..n), count)
+                },
+                pulled: pulled_in,
                 voltage: parallel::Disjoint::new(&mut v.into_inner().0[..n]),
                 refrac: parallel::Disjoint::new(&mut r.into_inner().0[..n]),
                 cut: 1,
@@ -1066,12 +1129,119 @@ enum JobInput<'a> {
     Zero,
 }
 
+/// What `lif_system` reads and writes of a projection pulled into its pass.
+type PulledProjection<'a> = (
+    Entity,
+    &'a ProjectsFrom,
+    &'a Connectivity,
+    &'a Weights,
+    &'a DecayingCurrent,
+    &'a mut ProjectionCurrent,
+);
+
+/// The LIF populations' spike lists of the previous step (one batch copy each), kept while
+/// the pass rebuilds the lists: the spikes its pulled projections deliver
+/// ([`ember_engine::pull`]). Slots follow the query's order and keep their buffers, so
+/// the step loop does not allocate.
+#[derive(Default)]
+pub struct PreviousSpikes(Vec<(Entity, Vec<u32>)>);
+
+impl PreviousSpikes {
+    /// Swaps every one-copy population's spike list into its slot.
+    #[expect(clippy::type_complexity, reason = "lif_system's query")]
+    fn keep(
+        &mut self,
+        q: &mut Query<(
+            Entity,
+            &Population,
+            &LifKernel,
+            &RefracLock,
+            &mut SynapticInput,
+            &mut Voltage,
+            &mut Refractory,
+            &mut Spikes,
+            (&Aggregation, Option<&IncomingProjections>),
+        )>,
+    ) {
+        let mut slot = 0;
+        for (id, pop, _, _, _, _, _, mut spikes, _) in q.iter_mut() {
+            if pop.batch != 1 {
+                continue;
+            }
+            if self.0.len() == slot {
+                self.0.push((id, Vec::new()));
+            }
+            let (entity, kept) = &mut self.0[slot];
+            if *entity != id || kept.capacity() < pop.size as usize {
+                *entity = id;
+                kept.reserve(pop.size as usize);
+            }
+            spikes.swap_batch(0, kept);
+            slot += 1;
+        }
+        self.0.truncate(slot);
+    }
+
+    /// The kept spikes of population `pre`.
+    ///
+    /// # Panics
+    /// If `pre` is not a one-copy LIF population (the engine pulls only those).
+    fn of(&self, pre: Entity) -> &[u32] {
+        match self.0.iter().find(|(e, _)| *e == pre) {
+            Some((_, kept)) => kept,
+            None => unreachable!("a pulled projection from outside the LIF pass"),
+        }
+    }
+}
+
+/// A projection pulled into a [`LifJob`]: each share decays and delivers into its part of
+/// the current right before integrating those neurons.
+struct PulledInput<'a> {
+    conn: &'a Connectivity,
+    weights: &'a Weights,
+    /// The pre population's spikes of the previous step.
+    spikes: &'a [u32],
+    current: DecayingCurrent,
+    out: parallel::Disjoint<'a, f32>,
+}
+
+/// How many pulled projections `lif_system` finds by walking their query (the rest, by
+/// lookup): a full [`LifBatch`] of populations with the most currents each.
+const WALKED_PULLED: usize = BATCH_POPULATIONS * MAX_FUSED_CURRENTS;
+
+impl<'a> PulledInput<'a> {
+    /// The input of one pulled projection (`item` from `lif_system`'s query), with the
+    /// previous spikes of its pre population.
+    fn new(
+        item: (
+            Entity,
+            &'a ProjectsFrom,
+            &'a Connectivity,
+            &'a Weights,
+            &'a DecayingCurrent,
+            Mut<'a, ProjectionCurrent>,
+        ),
+        previous: &'a PreviousSpikes,
+    ) -> Self {
+        let (_, from, conn, weights, current, out) = item;
+        PulledInput {
+            conn,
+            weights,
+            spikes: previous.of(from.0),
+            current: *current,
+            out: parallel::Disjoint::new(&mut out.into_inner().0[..]),
+        }
+    }
+}
+
 /// One population copy's LIF pass (with fused currents) in a [`LifBatch`].
 struct LifJob<'a> {
     kernel: &'a LifKernel,
     lock: bool,
     input: JobInput<'a>,
     incoming: Incoming<'a>,
+    /// Projections pulled into the pass (then `incoming` is empty).
+    pulled: arrayvec::ArrayVec<PulledInput<'a>, MAX_FUSED_CURRENTS>,
     voltage: parallel::Disjoint<'a, f32>,
     refrac: parallel::Disjoint<'a, f32>,
     /// Parts it is cut into (1: whole, to share 0).
@@ -1164,7 +1334,19 @@ impl LifJob<'_> {
                 self.refrac.range(range.clone()),
             )
         };
-        let (lock, inc) = (self.lock, self.incoming);
+        let (lock, mut inc) = (self.lock, self.incoming);
+        if !self.pulled.is_empty() {
+            let mut parts = [&[][..]; MAX_FUSED_CURRENTS];
+            for (slot, p) in parts.iter_mut().zip(&self.pulled) {
+                // SAFETY: as for the state arrays below.
+                let part = unsafe { p.out.range(range.clone()) };
+                let (decay, scale) = (p.current.decay, p.current.scale);
+                let decay_part = |part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
+                prepare_and_deliver_part(p.conn, p.weights, p.spikes, scale, lo, part, decay_part);
+                *slot = part;
+            }
+            inc = Incoming::Part(parts, self.pulled.len(), lo);
+        }
         match &self.kernel.uniform {
             Some(c) => self.input_part(c, dt, lock, lo, range, v, r, inc, spikes),
             None => {
@@ -1209,8 +1391,8 @@ impl LifJob<'_> {
 
 /// The current arrays of the projections `sources`, looked up together, and how many:
 /// `None` unless there are 1 to [`MAX_FUSED_CURRENTS`] and every one has a current.
-fn held_arrays<'a>(
-    currents: &'a Query<'_, '_, &ProjectionCurrent>,
+fn held_arrays<'a, F: QueryFilter>(
+    currents: &'a Query<'_, '_, &ProjectionCurrent, F>,
     sources: &[Entity],
 ) -> Option<([&'a [f32]; MAX_FUSED_CURRENTS], usize)> {
     let mut out = [&[][..]; MAX_FUSED_CURRENTS];
@@ -1298,12 +1480,15 @@ impl NeuronModel for Lif {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, lif_system);
+        systems.add_neuron_pass(Phase::Integrate, lif_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
         let kernel = self.kernel(ctx.size as usize, ctx.step_time);
-        entity.insert((self, kernel, FusedAggregation));
+        let pulls = PullsDelivery {
+            max_incoming: MAX_FUSED_CURRENTS,
+        };
+        entity.insert((self, kernel, FusedAggregation, pulls));
     }
 }
 

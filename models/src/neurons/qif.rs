@@ -616,7 +616,7 @@ impl NeuronModel for Qif {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add_input_user(Phase::Integrate, qif_system);
+        systems.add_neuron_pass(Phase::Integrate, qif_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

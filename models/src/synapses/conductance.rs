@@ -173,7 +173,7 @@ impl SynapseModel for SingleExponentialConductance {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Synapses, single_exponential_conductance_system);
+        systems.add_confined(Phase::Synapses, single_exponential_conductance_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

@@ -92,6 +92,6 @@ impl SynapseModel for DeltaCurrent {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Synapses, delta_current_system);
+        systems.add_confined(Phase::Synapses, delta_current_system);
     }
 }

@@ -185,7 +185,7 @@ impl SynapseModel for DoubleExponentialCurrent {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Synapses, double_exponential_current_system);
+        systems.add_confined(Phase::Synapses, double_exponential_current_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {

@@ -12,6 +12,11 @@
 //! |---|---|---|---|
 //! | `spike_charge` | pC | charge Q per spike | `≠ 0` |
 //! | `time_constant` | ms | decay time constant τ | `> 0` |
+//!
+//! Both are read at spawn into a [`DecayingCurrent`] (`decay = exp(−Δt/τ)`, `scale = Q/τ`).
+//! Where the post population's `lif` pass can run this update itself, in its own parallel
+//! section, it does ([`ember_engine::pull`]; bit-identical, one section less per step),
+//! and this system leaves those projections ([`Pulled`]) alone.
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
@@ -19,8 +24,8 @@ use ember_engine::delay::queue_copies;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, DeliveryBatch, ModelSystems, ParamError, ParamReader, PreSpikes, Projection,
-    ProjectionCurrent, ProjectsFrom, SpawnContext, Weights,
+    Connectivity, DecayingCurrent, DeliveryBatch, ModelSystems, ParamError, ParamReader, PreSpikes,
+    Projection, ProjectionCurrent, ProjectsFrom, Pulled, SpawnContext, Weights,
 };
 
 /// Single-exponential synapse parameters.
@@ -32,26 +37,25 @@ pub struct SingleExponentialCurrent {
     pub time_constant: f32,
 }
 
-/// Precomputed `exp(−Δt/τ)` of a projection.
-#[derive(Component, Clone, Copy, Debug, PartialEq)]
-pub struct ExponentialDecay(pub f32);
-
 /// What the system reads and writes of each projection.
 type SingleExponentialProjection<'a> = (
     &'a Projection,
     &'a ProjectsFrom,
     &'a Connectivity,
     &'a Weights,
-    &'a SingleExponentialCurrent,
-    &'a ExponentialDecay,
+    &'a DecayingCurrent,
     &'a mut ProjectionCurrent,
     Option<&'a mut DelayLine>,
 );
 
-/// The single-exponential system ([`Phase::Synapses`]).
+/// The single-exponential system ([`Phase::Synapses`]), for the projections that are not
+/// [`Pulled`] into their post population's neuron pass.
 pub fn single_exponential_current_system(
     spikes: Query<&Spikes>,
-    mut q: Query<SingleExponentialProjection<'_>>,
+    mut q: Query<
+        SingleExponentialProjection<'_>,
+        (With<SingleExponentialCurrent>, Without<Pulled>),
+    >,
 ) {
     let mut pre_spikes = PreSpikes::new(&spikes);
     // The projections without delays decay and take their spikes in one parallel section.
@@ -59,9 +63,9 @@ pub fn single_exponential_current_system(
     let min = PARALLEL_MIN_ELEMENTS;
     let decay_by =
         |decay: f32, _: usize, part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
-    for (proj, from, conn, w, syn, decay, out, line) in &mut q {
+    for (proj, from, conn, w, current, out, line) in &mut q {
         let pre = pre_spikes.get(from.0);
-        let scale = syn.spike_charge / syn.time_constant;
+        let scale = current.scale;
         let out = (&mut out.into_inner().0[..], proj.post_size as usize);
         let line = line.map(Mut::into_inner);
         queue_copies(
@@ -72,7 +76,7 @@ pub fn single_exponential_current_system(
             line,
             scale,
             out,
-            (decay.0, min),
+            (current.decay, min),
             decay_by,
         );
     }
@@ -110,11 +114,14 @@ impl SynapseModel for SingleExponentialCurrent {
     }
 
     fn add_systems(systems: &mut ModelSystems<'_>) {
-        systems.add(Phase::Synapses, single_exponential_current_system);
+        systems.add_confined(Phase::Synapses, single_exponential_current_system);
     }
 
     fn insert(self, entity: &mut EntityWorldMut<'_>, ctx: &SpawnContext<'_>) {
-        let decay = (-ctx.step_time / self.time_constant).exp();
-        entity.insert((self, ExponentialDecay(decay)));
+        let current = DecayingCurrent {
+            decay: (-ctx.step_time / self.time_constant).exp(),
+            scale: self.spike_charge / self.time_constant,
+        };
+        entity.insert((self, current));
     }
 }

@@ -1,0 +1,200 @@
+//! Pulled delivery: a neuron pass that decays and delivers its incoming currents itself.
+//!
+//! A step of a current-based network normally makes two passes over every post population:
+//! the synapse model's (`Phase::Synapses`: decay the projection currents, add the spikes'
+//! weights) and the neuron model's (`Phase::Integrate`: sum the currents into the input,
+//! integrate, threshold). On a thread team each pass is one parallel section, and each
+//! section waits for its slowest share; the two passes are often slow on different threads
+//! (delivery follows where the spikes land, integration where the neurons are), so those
+//! waits add up instead of evening out. When nobody can tell the difference, the neuron
+//! pass instead *pulls* the synapse pass into its own section: each share decays its range
+//! of the currents, delivers into it, and integrates it, while it is in cache.
+//!
+//! A projection is **pulled** ([`Pulled`], set by
+//! [`Simulation::initialize`](crate::Simulation::initialize) before every run) when
+//!
+//! - its synapse model's update is `Iⱼ ← Iⱼ·decay + scale·Σᵢ wᵢⱼ sᵢ` ([`DecayingCurrent`])
+//!   and it has no delays;
+//! - its pre and post populations are both updated by a neuron pass that can pull
+//!   ([`PullsDelivery`]; that pass keeps the spike lists of the previous step for it), with
+//!   one batch copy;
+//! - the post population sums its currents inside its pass (`FusedAggregation` with the
+//!   `Sum` rule), every one of its incoming projections can be pulled, and there are at
+//!   most [`PullsDelivery::max_incoming`];
+//! - its rows can be cut by post range (every rule except `pairs`);
+//! - the simulation runs on more than one thread: on one there is no section to save, and
+//!   pulling measured 0–5 % *slower* there (CUBA 4 000, within this VM's noise), so one
+//!   thread keeps the two passes;
+//! - and no system the engine cannot vouch for touches a projection's current, or writes
+//!   spikes, weights or connectivity, anywhere in the step (a user recorder of projection
+//!   currents, a user plasticity rule, an exclusive system): such a system might look
+//!   between the two passes. Built-in systems are vouched for
+//!   ([`ModelSystems::add_confined`](crate::ModelSystems::add_confined)).
+//!
+//! Each current element gets the same operations in the same order either way (decay,
+//! then the spikes' terms in spike and synapse order, then the neuron pass reads it), so
+//! spikes and traces are bit-identical with and without pulling, whatever the thread count.
+//! Only the time a step takes changes.
+
+use std::any::TypeId;
+
+use bevy_ecs::component::ComponentId;
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{Schedule, SystemWithAccess};
+use bevy_ecs::system::SystemAccess;
+
+use crate::aggregate::{Aggregation, FusedAggregation};
+use crate::delay::DelayLine;
+use crate::population::{Population, Spikes};
+use crate::projection::{
+    Connectivity, IncomingProjections, Layout, ProjectionCurrent, ProjectsFrom, ProjectsTo, Weights,
+};
+
+/// A projection whose synapse model updates its current (nA, per post neuron) as
+///
+/// `Iⱼ ← Iⱼ · decay + scale · Σᵢ wᵢⱼ sᵢ`
+///
+/// every step: first the decay, then each spike's weighted term, in spike order. Inserted
+/// by such a model at spawn (`single_exponential_current`: `decay = exp(−Δt/τ)`,
+/// `scale = Q/τ`), which then reads both from here.
+#[derive(Component, Clone, Copy, Debug, PartialEq)]
+pub struct DecayingCurrent {
+    /// Factor applied to the current each step (dimensionless, in (0, 1]).
+    pub decay: f32,
+    /// Factor applied to each weight of a spiking pre neuron (nA per unit weight).
+    pub scale: f32,
+}
+
+/// A population whose neuron pass can run the decay and delivery of its incoming
+/// [`DecayingCurrent`] projections itself (see the module docs), and which keeps its spike
+/// lists of the previous step for the projections leaving it. Inserted by the neuron model
+/// at spawn (`lif`).
+#[derive(Component, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PullsDelivery {
+    /// The most incoming projections the pass pulls for one population.
+    pub max_incoming: usize,
+}
+
+/// Marks a projection whose decay and delivery run inside its post population's neuron
+/// pass this run (see the module docs); its synapse model's own system leaves it alone.
+#[derive(Component, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pulled;
+
+/// Marks every projection that can be pulled with [`Pulled`] and unmarks the others:
+/// see the module docs for the rules. `confined` lists the system types vouched for;
+/// `threads` is the simulation's thread count.
+pub(crate) fn refresh(world: &mut World, schedule: &Schedule, confined: &[TypeId], threads: usize) {
+    let allowed = threads > 1
+        && match schedule.systems_with_access() {
+            Ok(mut systems) => {
+                let watched = Watched::of(world);
+                !systems.any(|(_, s)| watched.may_look_between(s, confined))
+            }
+            // An uninitialised schedule: nothing can be vouched for.
+            Err(_) => false,
+        };
+    let candidates: Vec<Entity> = world
+        .query_filtered::<Entity, Or<(With<DecayingCurrent>, With<Pulled>)>>()
+        .iter(world)
+        .collect();
+    let verdicts: Vec<(Entity, bool)> = candidates
+        .into_iter()
+        .map(|p| (p, allowed && pullable(world, p)))
+        .collect();
+    for (p, pull) in verdicts {
+        let mut e = world.entity_mut(p);
+        if pull && !e.contains::<Pulled>() {
+            e.insert(Pulled);
+        } else if !pull && e.contains::<Pulled>() {
+            e.remove::<Pulled>();
+        }
+    }
+}
+
+/// Whether projection `p` can be pulled, its post population and all that population's
+/// incoming projections considered (the schedule aside).
+fn pullable(world: &World, p: Entity) -> bool {
+    let Some(post) = world.get::<ProjectsTo>(p) else {
+        return false;
+    };
+    let post = post.0;
+    let Some(pulls) = world.get::<PullsDelivery>(post) else {
+        return false;
+    };
+    let sums = world.get::<FusedAggregation>(post).is_some()
+        && world
+            .get::<Aggregation>(post)
+            .is_some_and(Aggregation::fused);
+    if !sums || !single_copy(world, post) {
+        return false;
+    }
+    let Some(incoming) = world.get::<IncomingProjections>(post) else {
+        return false;
+    };
+    let incoming = incoming.entities();
+    incoming.len() <= pulls.max_incoming && incoming.iter().all(|&q| pullable_alone(world, q))
+}
+
+/// Whether projection `p` alone meets the rules: a [`DecayingCurrent`] without delays,
+/// rows that can be cut by post range, a current array, and a pre population that pulls.
+fn pullable_alone(world: &World, p: Entity) -> bool {
+    let e = world.entity(p);
+    let cuttable = e
+        .get::<Connectivity>()
+        .is_some_and(|c| !matches!(c.layout(), Layout::Sparse { sorted: false, .. }));
+    let pre_pulls = e.get::<ProjectsFrom>().is_some_and(|from| {
+        world.get::<PullsDelivery>(from.0).is_some() && single_copy(world, from.0)
+    });
+    e.contains::<DecayingCurrent>()
+        && e.contains::<ProjectionCurrent>()
+        && e.contains::<Weights>()
+        && !e.contains::<DelayLine>()
+        && cuttable
+        && pre_pulls
+}
+
+/// Whether population `pop` has one batch copy.
+fn single_copy(world: &World, pop: Entity) -> bool {
+    world.get::<Population>(pop).is_some_and(|p| p.batch == 1)
+}
+
+/// The components whose readers or writers might look between the synapse and neuron
+/// passes.
+struct Watched {
+    /// Any access at all counts (reading an un-decayed current).
+    current: Option<ComponentId>,
+    /// Writes count (reads see the same values either way).
+    written: [Option<ComponentId>; 3],
+}
+
+impl Watched {
+    fn of(world: &World) -> Self {
+        Watched {
+            current: world.component_id::<ProjectionCurrent>(),
+            written: [
+                world.component_id::<Spikes>(),
+                world.component_id::<Weights>(),
+                world.component_id::<Connectivity>(),
+            ],
+        }
+    }
+
+    /// Whether `s`, unless `confined`, might see or change what a pulled delivery uses
+    /// between the synapse and the neuron pass.
+    fn may_look_between(&self, s: &SystemWithAccess, confined: &[TypeId]) -> bool {
+        // The boxed system's own type, not the box's.
+        if confined.contains(&(**s.system()).system_type()) {
+            return false;
+        }
+        match s.access() {
+            SystemAccess::None => false,
+            SystemAccess::Exclusive => true,
+            SystemAccess::Shared(set) => {
+                let a = set.combined_access();
+                self.current
+                    .is_some_and(|id| a.has_read(id) || a.has_write(id))
+                    || self.written.iter().flatten().any(|&id| a.has_write(id))
+            }
+        }
+    }
+}

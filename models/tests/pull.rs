@@ -1,0 +1,198 @@
+//! Pulled delivery (`ember_engine::pull`): which projections a `lif` pass runs itself on a
+//! thread team, and that pulling changes nothing but the time a step takes.
+
+use ember_engine::bevy_ecs::prelude::*;
+use ember_engine::prelude::*;
+use ember_engine::{DelayMode, ProjectionCurrent, Pulled, SpikeEvent};
+use ember_models::{DeltaCurrent, Exact, Lif, Poisson, SingleExponentialCurrent, register_all};
+
+fn new_sim(threads: usize) -> Simulation {
+    let mut sim = Simulation::new(SimConfig {
+        step_time: 0.1,
+        seed: 11,
+        threads,
+        ..Default::default()
+    })
+    .unwrap();
+    register_all(&mut sim);
+    sim
+}
+
+fn lif(sim: &mut Simulation, name: &str, n: u32) -> PopulationId {
+    let v0 = ValueSpec::Uniform {
+        lo: -65.0,
+        hi: -50.0,
+    }
+    .realize(
+        n as usize,
+        sim.config().seed,
+        &format!("{name}.init.voltage"),
+    )
+    .unwrap();
+    let options = PopulationOptions {
+        voltage: Some(v0),
+        ..Default::default()
+    };
+    let model = Lif::new(-49.0, -60.0, -50.0, 5.0, 20.0);
+    sim.add_population(name, n, model, options).unwrap()
+}
+
+fn connect(
+    sim: &mut Simulation,
+    name: &str,
+    pre: PopulationId,
+    post: PopulationId,
+    w: f64,
+    p: f64,
+) -> ProjectionId {
+    let rule = ConnectRule::FixedProbability { p, autapses: false };
+    let weights = ValueSpec::Normal { mean: w, std: 0.5 };
+    let syn = SingleExponentialCurrent {
+        spike_charge: 5.0,
+        time_constant: 5.0,
+    };
+    sim.add_projection(Some(name), pre, post, &rule, weights, syn)
+        .unwrap()
+}
+
+/// A CUBA-like pair of LIF populations, large enough to be cut over a team, with its four
+/// single-exponential projections.
+fn cuba_pair(threads: usize) -> (Simulation, [PopulationId; 2], Vec<ProjectionId>) {
+    let mut sim = new_sim(threads);
+    let exc = lif(&mut sim, "exc", 24_000);
+    let inh = lif(&mut sim, "inh", 6_000);
+    let mut projections = Vec::new();
+    let pairs = [
+        ("ee", exc, exc, 1.6),
+        ("ei", exc, inh, 1.6),
+        ("ie", inh, exc, -9.0),
+    ];
+    for (name, pre, post, w) in pairs.into_iter().chain([("ii", inh, inh, -9.0)]) {
+        projections.push(connect(&mut sim, name, pre, post, w, 0.001));
+    }
+    (sim, [exc, inh], projections)
+}
+
+fn pulled(sim: &Simulation, projections: &[ProjectionId]) -> Vec<bool> {
+    projections
+        .iter()
+        .map(|&p| sim.get_projection::<Pulled>(p).is_some())
+        .collect()
+}
+
+/// Every population's recorded spikes after `steps` steps.
+fn run(sim: &mut Simulation, pops: &[PopulationId], steps: u64) -> Vec<Vec<SpikeEvent>> {
+    let recorders: Vec<_> = pops
+        .iter()
+        .map(|&p| sim.record_spikes(p).unwrap())
+        .collect();
+    sim.run_steps(steps).unwrap();
+    recorders
+        .into_iter()
+        .map(|r| sim.recorded_spikes(r).to_vec())
+        .collect()
+}
+
+#[test]
+fn a_lif_network_on_a_team_pulls_its_current_projections() {
+    let (mut two, _, projections) = cuba_pair(2);
+    two.initialize().unwrap();
+    assert_eq!(pulled(&two, &projections), [true; 4]);
+    // One thread has no section to save: the synapse system keeps its projections.
+    let (mut one, _, projections) = cuba_pair(1);
+    one.initialize().unwrap();
+    assert_eq!(pulled(&one, &projections), [false; 4]);
+}
+
+/// A user system that reads the projection currents (a recorder of its own, say).
+#[derive(Resource, Default)]
+struct CurrentSum(f64);
+
+fn sum_currents(currents: Query<&ProjectionCurrent>, mut sum: ResMut<CurrentSum>) {
+    sum.0 += currents
+        .iter()
+        .flat_map(|c| c.0.iter())
+        .map(|&x| f64::from(x))
+        .sum::<f64>();
+}
+
+#[test]
+fn an_unvouched_system_that_reads_currents_stops_pulling_with_the_same_results() {
+    let (mut pulling, pops, projections) = cuba_pair(2);
+    let with_pull = run(&mut pulling, &pops, 300);
+    assert_eq!(pulled(&pulling, &projections), [true; 4]);
+
+    let (mut watched, pops, projections) = cuba_pair(2);
+    watched.world_mut().init_resource::<CurrentSum>();
+    watched.add_systems_in(Phase::Record, sum_currents);
+    let without = run(&mut watched, &pops, 300);
+    assert_eq!(pulled(&watched, &projections), [false; 4]);
+    assert_ne!(watched.world().resource::<CurrentSum>().0, 0.0);
+
+    for (k, (a, b)) in with_pull.iter().zip(&without).enumerate() {
+        assert!(a.len() > 100, "population {k}: {} spikes", a.len());
+        assert!(
+            a == b,
+            "population {k}: spikes differ with and without pulling"
+        );
+    }
+    // And both match one thread, where nothing is pulled.
+    let (mut one, pops, _) = cuba_pair(1);
+    assert!(
+        run(&mut one, &pops, 300) == with_pull,
+        "differs from one thread"
+    );
+}
+
+#[test]
+fn only_projections_the_lif_pass_can_run_whole_are_pulled() {
+    let mut sim = new_sim(2);
+    let src = lif(&mut sim, "src", 2_000);
+    let plain = lif(&mut sim, "plain", 2_000);
+    let delayed = lif(&mut sim, "delayed", 2_000);
+    let mixed = lif(&mut sim, "mixed", 2_000);
+    let driven = lif(&mut sim, "driven", 2_000);
+    let exact = sim
+        .add_population("exact", 100, Exact::new(-60.0, -40.0), Default::default())
+        .unwrap();
+    let noise = sim
+        .add_population("noise", 100, Poisson::new(10.0), Default::default())
+        .unwrap();
+    let to_plain = connect(&mut sim, "plain", src, plain, 1.0, 0.01);
+    // A delay line: the delayed population's other projection is not pulled either.
+    let with_delay = connect(&mut sim, "delayed", src, delayed, 1.0, 0.01);
+    sim.set_delays(
+        with_delay,
+        &ValueSpec::Scalar(1.0),
+        DelayMode::Previous,
+        None,
+    )
+    .unwrap();
+    let beside_delay = connect(&mut sim, "beside delay", src, delayed, 1.0, 0.01);
+    // Another synapse model into the same population.
+    let beside_delta = connect(&mut sim, "beside delta", src, mixed, 1.0, 0.01);
+    let rule = ConnectRule::FixedProbability {
+        p: 0.01,
+        autapses: false,
+    };
+    let delta = DeltaCurrent { spike_charge: 1.0 };
+    sim.add_projection(None, src, mixed, &rule, ValueSpec::Scalar(1.0), delta)
+        .unwrap();
+    // A pre population that is not a LIF pass (its spikes are not kept for a pull).
+    let from_poisson = connect(&mut sim, "from poisson", noise, driven, 1.0, 0.01);
+    // A post population that is not a LIF pass.
+    let to_exact = connect(&mut sim, "to exact", src, exact, 1.0, 0.01);
+    sim.initialize().unwrap();
+    let verdicts = pulled(
+        &sim,
+        &[
+            to_plain,
+            with_delay,
+            beside_delay,
+            beside_delta,
+            from_poisson,
+            to_exact,
+        ],
+    );
+    assert_eq!(verdicts, [true, false, false, false, false, false]);
+}
