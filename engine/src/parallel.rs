@@ -56,8 +56,10 @@
 //!
 //! Equal neuron counts are not equal times (models differ in cost, and on a shared machine
 //! one core is often slower than the other for seconds at a time), and every section waits
-//! for its slowest share. So the team times each share's parts of the sections and, every
-//! 1 024 steps, moves share 0's part of the led populations toward even times
+//! for its slowest share. So the team times each share's parts of the sections (a member's
+//! from the moment the section was published, so that what is evened out is when the
+//! shares finish, see `share_time`) and, every 1 024 steps, moves share 0's part of the
+//! led populations toward even times
 //! (`rebalanced_lead`). The cut then depends on timing, but only where it falls; the
 //! results do not.
 //!
@@ -154,6 +156,8 @@ struct Published {
     job: UnsafeCell<Option<*const Job>>,
     /// The driver has finished: members return.
     stop: AtomicBool,
+    /// [`ticks`] when the current section was published (see [`share_time`]).
+    at: AtomicU64,
 }
 
 /// The output list of one share (see [`Team::buffers`]), and where in it each output of a
@@ -187,6 +191,7 @@ impl Team {
                 epoch: AtomicU64::new(0),
                 job: UnsafeCell::new(None),
                 stop: AtomicBool::new(false),
+                at: AtomicU64::new(0),
             }),
             pending: Line(AtomicUsize::new(0)),
             claims: (0..size).map(|_| Line(AtomicU64::new(0))).collect(),
@@ -218,18 +223,19 @@ impl Team {
         &self.plan
     }
 
-    /// Runs share `k` of a section, adding the time it took to the share's busy time.
+    /// Runs share `k` of a section, adding its [`share_time`] to the share's busy time:
+    /// a member counts from the section's publication (`published`), the driver (its own
+    /// share, or one it took over) from its start.
     #[inline]
-    fn run_share(&self, job: &(dyn Fn(usize) + Sync + '_), k: usize) {
+    fn run_share(&self, job: &(dyn Fn(usize) + Sync + '_), k: usize, published: Option<u64>) {
         #[cfg(test)]
         if self.fake_busy {
             return job(k);
         }
         let start = ticks();
         job(k);
-        self.busy[k]
-            .0
-            .fetch_add(ticks().wrapping_sub(start), Ordering::Relaxed);
+        let time = share_time(published.unwrap_or(start), start, ticks());
+        self.busy[k].0.fetch_add(time, Ordering::Relaxed);
     }
 
     /// Tests: adds `t` to share `k`'s busy time, as if its part had taken that long.
@@ -313,7 +319,8 @@ impl Team {
             // SAFETY: see `unsafe impl Sync for Team`.
             let job = unsafe { (*self.published.0.job.get()).expect("a section is published") };
             let job = unsafe { &*job };
-            if catch_unwind(AssertUnwindSafe(|| self.run_share(job, k))).is_err() {
+            let published = Some(self.published.0.at.load(Ordering::Relaxed));
+            if catch_unwind(AssertUnwindSafe(|| self.run_share(job, k, published))).is_err() {
                 self.panicked.store(true, Ordering::Relaxed);
             }
             self.pending.0.fetch_sub(1, Ordering::Release);
@@ -433,7 +440,7 @@ impl Team {
                 took = true;
                 // SAFETY: the job lives until this section returns.
                 let job = unsafe { &*job };
-                if catch_unwind(AssertUnwindSafe(|| self.run_share(job, k))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| self.run_share(job, k, None))).is_err() {
                     self.panicked.store(true, Ordering::Relaxed);
                 }
                 pending.fetch_sub(1, Ordering::Release);
@@ -472,11 +479,12 @@ impl Team {
             unsafe { std::mem::transmute::<&'a (dyn Fn(usize) + Sync + 'a), &'static Job>(job) };
         unsafe { *self.published.0.job.get() = Some(erased) };
         self.pending.0.store(self.size - 1, Ordering::Relaxed);
+        self.published.0.at.store(ticks(), Ordering::Relaxed);
         self.publish();
         // No nested sections while this one runs.
         DRIVING.with(|d| d.set(std::ptr::null()));
         let wait = Wait(self);
-        self.run_share(job, 0);
+        self.run_share(job, 0, None);
         drop(wait);
         // A plain load first: a read-modify-write would take the line from the members.
         if self.panicked.load(Ordering::Relaxed) {
@@ -957,6 +965,27 @@ pub(crate) fn rebalanced_lead(
     (lead + step).clamp(0.0, 1.0)
 }
 
+/// The time a share counts toward its busy time ([`Team::rebalance`]), in [`ticks`]: from
+/// `start` to `end`, plus, for a member, the wait from the section's publication
+/// (`published`) to its start, at most as long again.
+///
+/// Why: the section ends when its last share does, and a member starts its share only
+/// after it sees the publication (≈ 0.2–1 µs on the project's VM, more when the two vCPUs
+/// contend), while the driver starts at once. Balancing busy times alone left the driver
+/// waiting that long at the end of every section; balancing from the publication evens
+/// out when the shares *finish*. The cap keeps a member that was asleep or descheduled
+/// (or a clock that differs between cores) from counting more than twice its own work.
+#[inline]
+fn share_time(published: u64, start: u64, end: u64) -> u64 {
+    let work = end.wrapping_sub(start);
+    let late = if start >= published {
+        (start - published).min(work)
+    } else {
+        0
+    };
+    work + late
+}
+
 /// A cheap monotonic clock for timing shares: the time-stamp counter on x86-64 (cycles
 /// at a constant rate), nanoseconds elsewhere. Only differences within a run are used.
 #[inline]
@@ -1255,6 +1284,18 @@ mod tests {
         assert_eq!(ranges, [(0, 0..19_200), (1, 19_200..51_200)]);
         // Outside the team: no plan, equal parts.
         assert_eq!(share_range(51_200, 2, 0), 0..25_600);
+    }
+
+    #[test]
+    fn a_member_counts_its_wait_for_the_section_at_most_twice_its_work() {
+        // The driver starts at the publication: its work alone.
+        assert_eq!(share_time(100, 100, 150), 50);
+        // A member that started 10 ticks after the publication.
+        assert_eq!(share_time(90, 100, 150), 60);
+        // One that was asleep, or a clock that differs between cores: at most twice.
+        assert_eq!(share_time(0, 100, 150), 100);
+        // A publication stamped after the start (clocks apart): its work alone.
+        assert_eq!(share_time(120, 100, 150), 50);
     }
 
     #[test]
