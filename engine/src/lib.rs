@@ -67,7 +67,7 @@ pub use projection::{
     Connectivity, DeliveryBatch, IncomingProjections, OutgoingProjections, Projection,
     ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, prepare_and_deliver_part,
 };
-pub use pull::{DecayingCurrent, Pulled, PullsDelivery};
+pub use pull::{DecayingCurrent, Pulled, PullsDelivery, RunSpan};
 pub use record::{
     ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,
     TraceRecorder, TraceVariable,

@@ -247,12 +247,13 @@ impl Simulation {
                 // The engine's systems that touch projection currents, spikes or weights:
                 // the aggregation skips populations that sum in their pass (the only
                 // ones pulling), the delay lines only read spikes before any neuron pass,
-                // the recorders and learning rules run after every neuron pass.
+                // the spike recorder and learning rules run after every neuron pass and
+                // read no current. (Not the projection trace recorder: within a run a
+                // pulled current is one decay ahead after the neuron pass.)
                 confined: vec![
                     system_type_of(aggregate_projection_currents),
                     system_type_of(schedule_delayed_arrivals),
                     system_type_of(record_step),
-                    system_type_of(record_projection_trace_step),
                     system_type_of(crate::plasticity::plasticity_system),
                 ],
             },
@@ -1351,6 +1352,8 @@ impl Simulation {
     /// Runs `n` steps.
     pub fn run_steps(&mut self, n: u64) -> Result<(), ScheduleError> {
         self.initialize()?;
+        let end = self.clock().step.saturating_add(n);
+        self.world.insert_resource(crate::pull::RunSpan { end });
         let (world, schedule) = (&mut self.world, &mut self.schedule);
         let threads = self.pool.current_num_threads();
         if threads == 1 || n == 0 {
@@ -1359,6 +1362,7 @@ impl Simulation {
                     schedule.run(world);
                 }
             });
+            self.world.remove_resource::<crate::pull::RunSpan>();
             return Ok(());
         }
         // Every pool thread joins the team for the whole run: thread 0 drives the steps,
@@ -1387,6 +1391,7 @@ impl Simulation {
             }
         });
         self.cut_plan = team.plan().clone();
+        self.world.remove_resource::<crate::pull::RunSpan>();
         Ok(())
     }
 

@@ -144,6 +144,44 @@ fn an_unvouched_system_that_reads_currents_stops_pulling_with_the_same_results()
     );
 }
 
+/// The pulled pass carries the next step's decay into its sweep within a run, but not
+/// past its last step: between runs, the currents are those of one thread, and a run in
+/// several calls gives the spikes of one call.
+#[test]
+fn between_runs_pulled_currents_hold_the_step_s_values() {
+    let currents = |sim: &Simulation, projections: &[ProjectionId]| -> Vec<Vec<u32>> {
+        projections
+            .iter()
+            .map(|&p| {
+                let c = sim.get_projection::<ProjectionCurrent>(p).unwrap();
+                c.0.iter().map(|x| x.to_bits()).collect()
+            })
+            .collect()
+    };
+    let (mut one, pops, projections) = cuba_pair(1);
+    let spikes_one = run(&mut one, &pops, 200);
+    let (mut two, _, projections_two) = cuba_pair(2);
+    let recorders: Vec<_> = pops
+        .iter()
+        .map(|&p| two.record_spikes(p).unwrap())
+        .collect();
+    for steps in [120, 1, 79] {
+        two.run_steps(steps).unwrap();
+        assert_eq!(pulled(&two, &projections_two), [true; 4]);
+    }
+    let spikes_two: Vec<Vec<SpikeEvent>> = recorders
+        .into_iter()
+        .map(|r| two.recorded_spikes(r).to_vec())
+        .collect();
+    assert!(spikes_one == spikes_two, "spikes differ");
+    let (a, b) = (
+        currents(&one, &projections),
+        currents(&two, &projections_two),
+    );
+    assert!(a.iter().any(|c| c.iter().any(|&x| x != 0)), "no current");
+    assert!(a == b, "the currents after the run differ");
+}
+
 #[test]
 fn only_projections_the_lif_pass_can_run_whole_are_pulled() {
     let mut sim = new_sim(2);

@@ -47,6 +47,12 @@
 //! operations (`lif_lanes`), which hands spikes on as bits and, with `R = 1` (the default),
 //! folds the multiply by `R` away. All forms give bit-identical results, and tests compare
 //! them.
+//!
+//! On a thread team the pass also runs the decay and delivery of its incoming
+//! single-exponential projections, each thread on its own range
+//! ([`ember_engine::pull`]), and its sweep stores the next step's decay of those currents
+//! while it reads them (*carried decay*, [`RawCurrents`]; not past the last step of a
+//! run).
 
 use std::cell::RefCell;
 
@@ -58,7 +64,7 @@ use ember_engine::parallel::{self, Split};
 use ember_engine::prelude::*;
 use ember_engine::{
     Aggregation, Connectivity, DecayingCurrent, FusedAggregation, IncomingProjections,
-    InputVisibility, ProjectionCurrent, ProjectsFrom, Pulled, PullsDelivery, Weights,
+    InputVisibility, ProjectionCurrent, ProjectsFrom, Pulled, PullsDelivery, RunSpan, Weights,
     prepare_and_deliver_part,
 };
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
@@ -514,12 +520,24 @@ trait CurrentSum: Copy {
     /// `(…(c₀ᵢ + c₁ᵢ) + …)` (0 without currents): [`CurrentSum::add_to`] of a zero input
     /// without the first addition, which only turns a −0 into +0.
     fn total(&self, i: usize) -> f32;
-    /// The slices, in order, and how many there are (the rest of the array empty).
+    /// Pointers to the currents, in order, how many there are, and their carried decay
+    /// factors if they are decayed in place ([`RawCurrents`]; then the pointers are
+    /// writable).
     #[cfg_attr(
         not(all(target_arch = "x86_64", target_feature = "avx2")),
         expect(dead_code, reason = "used by the AVX2 pass only")
     )]
-    fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize);
+    fn raw(
+        &self,
+    ) -> (
+        [*const f32; MAX_FUSED_CURRENTS],
+        usize,
+        Option<[f32; MAX_FUSED_CURRENTS]>,
+    );
+    /// After neuron `i`'s currents were read: decays them in place where that is carried
+    /// ([`RawCurrents`]); nothing otherwise.
+    #[inline(always)]
+    fn carry(&self, _i: usize) {}
 }
 
 impl CurrentSum for () {
@@ -533,8 +551,14 @@ impl CurrentSum for () {
     fn total(&self, _i: usize) -> f32 {
         0.0
     }
-    fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize) {
-        ([&[][..]; MAX_FUSED_CURRENTS], 0)
+    fn raw(
+        &self,
+    ) -> (
+        [*const f32; MAX_FUSED_CURRENTS],
+        usize,
+        Option<[f32; MAX_FUSED_CURRENTS]>,
+    ) {
+        ([std::ptr::null(); MAX_FUSED_CURRENTS], 0, None)
     }
 }
 
@@ -557,15 +581,17 @@ macro_rules! current_sum_tuple {
                 let ($c0, $($c,)*) = self;
                 $c0[i] $(+ $c[i])*
             }
-            fn slices(&self) -> ([&[f32]; MAX_FUSED_CURRENTS], usize) {
+            fn raw(
+                &self,
+            ) -> ([*const f32; MAX_FUSED_CURRENTS], usize, Option<[f32; MAX_FUSED_CURRENTS]>) {
                 let ($c0, $($c,)*) = *self;
-                let mut all = [&[][..]; MAX_FUSED_CURRENTS];
+                let mut all = [std::ptr::null(); MAX_FUSED_CURRENTS];
                 let mut count = 0;
                 for c in [$c0, $($c,)*] {
-                    all[count] = c;
+                    all[count] = c.as_ptr();
                     count += 1;
                 }
-                (all, count)
+                (all, count, None)
             }
         }
     };
@@ -574,6 +600,103 @@ current_sum_tuple!(c0: &[f32]);
 current_sum_tuple!(c0: &[f32], c1: &[f32]);
 current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32]);
 current_sum_tuple!(c0: &[f32], c1: &[f32], c2: &[f32], c3: &[f32]);
+
+/// Up to [`MAX_FUSED_CURRENTS`] currents of neurons `..len`, read through pointers and, with
+/// `decays`, each decayed in place right after it is read: `Iₖ ← Iₖ·dₖ`, the *next* step's
+/// decay of a pulled projection carried into this sweep ("carried decay" in
+/// [`lif_system`]). The values read, and so voltages and spikes, are those of the
+/// slices; only the arrays are left one multiply ahead.
+#[derive(Clone, Copy)]
+struct RawCurrents {
+    ptrs: [*mut f32; MAX_FUSED_CURRENTS],
+    count: usize,
+    len: usize,
+    decays: Option<[f32; MAX_FUSED_CURRENTS]>,
+}
+
+// SAFETY: the arrays behind the pointers belong to one share of one section (a range of
+// `parallel::Disjoint` arrays), which alone reads and writes them while it runs.
+unsafe impl Send for RawCurrents {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for RawCurrents {}
+
+impl RawCurrents {
+    /// Current `k` of neuron `i`.
+    #[inline(always)]
+    fn get(&self, k: usize, i: usize) -> f32 {
+        assert!(i < self.len);
+        // SAFETY: each pointer is valid for `len` elements (see `RawCurrents::new`).
+        unsafe { *self.ptrs[k].add(i) }
+    }
+
+    /// The currents `parts[..count]` (each at least `len` long) from element `at` on, decayed
+    /// in place by `decays` if given.
+    ///
+    /// # Safety
+    /// Nothing else may read or write `parts[k][at..at + len]` while the value (or a copy)
+    /// is in use.
+    unsafe fn new(
+        parts: &[*mut f32; MAX_FUSED_CURRENTS],
+        count: usize,
+        at: usize,
+        len: usize,
+        decays: Option<[f32; MAX_FUSED_CURRENTS]>,
+    ) -> Self {
+        let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+        for (p, part) in ptrs.iter_mut().zip(&parts[..count]) {
+            // SAFETY: within the part (the caller's contract).
+            *p = unsafe { part.add(at) };
+        }
+        RawCurrents {
+            ptrs,
+            count,
+            len,
+            decays,
+        }
+    }
+}
+
+impl CurrentSum for RawCurrents {
+    #[inline(always)]
+    fn prefix(self, n: usize) -> Self {
+        assert!(n <= self.len);
+        RawCurrents { len: n, ..self }
+    }
+    #[inline(always)]
+    fn add_to(&self, i: usize, x: f32) -> f32 {
+        (0..self.count).fold(x, |x, k| x + self.get(k, i))
+    }
+    #[inline(always)]
+    fn total(&self, i: usize) -> f32 {
+        match self.count {
+            0 => 0.0,
+            n => (1..n).fold(self.get(0, i), |x, k| x + self.get(k, i)),
+        }
+    }
+    fn raw(
+        &self,
+    ) -> (
+        [*const f32; MAX_FUSED_CURRENTS],
+        usize,
+        Option<[f32; MAX_FUSED_CURRENTS]>,
+    ) {
+        (
+            self.ptrs.map(<*mut f32>::cast_const),
+            self.count,
+            self.decays,
+        )
+    }
+    #[inline(always)]
+    fn carry(&self, i: usize) {
+        if let Some(decays) = self.decays {
+            assert!(i < self.len);
+            for (p, d) in self.ptrs[..self.count].iter().zip(decays) {
+                // SAFETY: valid and writable for `len` elements (see `RawCurrents::new`).
+                unsafe { *p.add(i) *= d };
+            }
+        }
+    }
+}
 
 /// Where a fused LIF pass finds the input its projection currents are added to, and whether
 /// it writes the total back ([`ember_engine::input`]):
@@ -715,22 +838,28 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     let currents = currents.prefix(n);
     #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
     if let Some(k) = c.shared() {
-        let (slices, count) = currents.slices();
+        let (pointers, count, carry) = currents.raw();
         let lanes = input.lanes();
-        let (done, mut any) = super::lif_lanes::lif_words::<LOCK>(
-            &k,
-            dt,
-            lanes,
-            &slices[..count],
-            voltage,
-            refrac,
-            spiked,
-        );
+        // SAFETY: every current holds `n` elements (`prefix(n)` above), writable with
+        // `carry` and used by nothing else during the call (`RawCurrents`).
+        let (done, mut any) = unsafe {
+            super::lif_lanes::lif_words::<LOCK>(
+                &k,
+                dt,
+                lanes,
+                &pointers[..count],
+                carry,
+                voltage,
+                refrac,
+                spiked,
+            )
+        };
         // The last `n − done` (< 32) neurons: the portable kernel, into one more word.
         if done < n {
             let mut word = 0u32;
             for i in done..n {
                 let x = input.sum(i, &currents);
+                currents.carry(i);
                 input.keep(i, x);
                 let (v, r) = (&mut voltage[i], &mut refrac[i]);
                 let spike = lif_neuron(&k, &ConstantReset, i, dt, LOCK, x, v, r);
@@ -749,6 +878,7 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     let mut any = 0u32;
     for i in 0..n {
         let x = input.sum(i, &currents);
+        currents.carry(i);
         input.keep(i, x);
         let spike = lif_neuron(
             &c.at(i),
@@ -831,13 +961,29 @@ fn collect_spike_masks(masks: &[u32], offset: u32, spikes: &mut Vec<u32>) {
 enum Incoming<'a> {
     /// At most [`MAX_FUSED_CURRENTS`]: added inside the neuron loop.
     Fused([&'a [f32]; MAX_FUSED_CURRENTS], usize),
-    /// As `Fused`, but each slice covers only the neurons from the given index on (the
-    /// part a share just delivered into, [`ember_engine::pull`]).
-    Part([&'a [f32]; MAX_FUSED_CURRENTS], usize, usize),
+    /// The pulled currents of one share's part ([`ember_engine::pull`]), which it has just
+    /// delivered into.
+    Pulled(PulledParts),
     /// More: `add(i, block)` adds them to the block of neurons `i..` before it is
     /// integrated (called once per block, not per neuron).
     Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
 }
+
+/// A share's parts of its pulled currents: `ptrs[k]` is neuron `from` of current `k`, each
+/// valid (and writable) up to the end of the share's range; `decays` carries the next
+/// step's decay into the sweep ([`RawCurrents`]).
+#[derive(Clone, Copy)]
+struct PulledParts {
+    ptrs: [*mut f32; MAX_FUSED_CURRENTS],
+    count: usize,
+    from: usize,
+    decays: Option<[f32; MAX_FUSED_CURRENTS]>,
+}
+
+// SAFETY: built by the share that owns the range and used only by it (see `RawCurrents`).
+unsafe impl Send for PulledParts {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for PulledParts {}
 
 /// A value that starts on a cache line, so the vector stores of a kernel into it never
 /// straddle two lines (see `ember_engine::alloc`).
@@ -903,13 +1049,21 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
             let state = LifState { voltage, refrac };
             let flags = &mut masks.0[..len];
             let c = &c.offset(at);
-            let (slices, count, from) = match incoming {
-                Incoming::Fused(slices, count) => (slices, count, 0),
-                Incoming::Part(slices, count, from) => (slices, count, from),
-                Incoming::Blockwise(..) => ([&[][..]; MAX_FUSED_CURRENTS], 0, 0),
+            let (slices, count) = match incoming {
+                Incoming::Fused(slices, count) => (slices, count),
+                Incoming::Pulled(..) | Incoming::Blockwise(..) => {
+                    ([&[][..]; MAX_FUSED_CURRENTS], 0)
+                }
             };
-            let cur = |k: usize| &slices[k][at - from..at - from + len];
+            let cur = |k: usize| &slices[k][at..at + len];
             let spiked = match (incoming, count) {
+                (Incoming::Pulled(p), _) => {
+                    // SAFETY: the pointers cover the share's range, `at..at + len` within
+                    // it, and only this share uses it (`PulledParts`).
+                    let raw =
+                        unsafe { RawCurrents::new(&p.ptrs, p.count, at - p.from, len, p.decays) };
+                    lif_step_summing(c, dt, lock, input, raw, state, flags)
+                }
                 (Incoming::Blockwise(add), _) => {
                     let kept = input.kept().expect("blockwise sums keep the input");
                     add(at, kept);
@@ -965,6 +1119,7 @@ pub fn lif_system(
     currents: Query<&ProjectionCurrent, Without<Pulled>>,
     pulled: Query<PulledProjection<'_>, With<Pulled>>,
     mut previous: Local<PreviousSpikes>,
+    span: Option<Res<RunSpan>>,
 ) {
     let dt = clock.dt();
     // Pulled projections deliver the spikes of the previous step, which this pass is about
@@ -973,6 +1128,12 @@ pub fn lif_system(
     if pulling {
         previous.keep(&mut q);
     }
+    // Carried decay: the sweep that reads the pulled currents also applies the next step's
+    // decay to them, unless this is the last step of the run (between runs the arrays hold
+    // the step's currents, as without pulling).
+    let decayed = previous.decayed;
+    let carry = pulling && span.is_some_and(|s| s.continues_after(clock.step));
+    previous.decayed = carry;
     let previous = &*previous;
     // The pulled projections, found by one walk of their query: a lookup each would cost
     // ~20 ns, as much as updating ~50 neurons. A network with more than fit here looks
@@ -1080,6 +1241,8 @@ pub fn lif_system(
                     Incoming::Fused(fused_of(0..n), count)
                 },
                 pulled: pulled_in,
+                decayed,
+                carry,
                 voltage: parallel::Disjoint::new(&mut v.into_inner().0[..n]),
                 refrac: parallel::Disjoint::new(&mut r.into_inner().0[..n]),
                 cut: 1,
@@ -1144,7 +1307,11 @@ type PulledProjection<'a> = (
 /// ([`ember_engine::pull`]). Slots follow the query's order and keep their buffers, so
 /// the step loop does not allocate.
 #[derive(Default)]
-pub struct PreviousSpikes(Vec<(Entity, Vec<u32>)>);
+pub struct PreviousSpikes {
+    kept: Vec<(Entity, Vec<u32>)>,
+    /// The last run of the pass carried the pulled currents' decay into its sweep.
+    decayed: bool,
+}
 
 impl PreviousSpikes {
     /// Swaps every one-copy population's spike list into its slot.
@@ -1168,10 +1335,10 @@ impl PreviousSpikes {
             if pop.batch != 1 {
                 continue;
             }
-            if self.0.len() == slot {
-                self.0.push((id, Vec::new()));
+            if self.kept.len() == slot {
+                self.kept.push((id, Vec::new()));
             }
-            let (entity, kept) = &mut self.0[slot];
+            let (entity, kept) = &mut self.kept[slot];
             if *entity != id || kept.capacity() < pop.size as usize {
                 *entity = id;
                 kept.reserve(pop.size as usize);
@@ -1179,7 +1346,7 @@ impl PreviousSpikes {
             spikes.swap_batch(0, kept);
             slot += 1;
         }
-        self.0.truncate(slot);
+        self.kept.truncate(slot);
     }
 
     /// The kept spikes of population `pre`.
@@ -1187,7 +1354,7 @@ impl PreviousSpikes {
     /// # Panics
     /// If `pre` is not a one-copy LIF population (the engine pulls only those).
     fn of(&self, pre: Entity) -> &[u32] {
-        match self.0.iter().find(|(e, _)| *e == pre) {
+        match self.kept.iter().find(|(e, _)| *e == pre) {
             Some((_, kept)) => kept,
             None => unreachable!("a pulled projection from outside the LIF pass"),
         }
@@ -1242,6 +1409,10 @@ struct LifJob<'a> {
     incoming: Incoming<'a>,
     /// Projections pulled into the pass (then `incoming` is empty).
     pulled: arrayvec::ArrayVec<PulledInput<'a>, MAX_FUSED_CURRENTS>,
+    /// The pulled currents were decayed by the last step's sweep (carried decay).
+    decayed: bool,
+    /// This step's sweep decays the pulled currents for the next step.
+    carry: bool,
     voltage: parallel::Disjoint<'a, f32>,
     refrac: parallel::Disjoint<'a, f32>,
     /// Parts it is cut into (1: whole, to share 0).
@@ -1336,16 +1507,29 @@ impl LifJob<'_> {
         };
         let (lock, mut inc) = (self.lock, self.incoming);
         if !self.pulled.is_empty() {
-            let mut parts = [&[][..]; MAX_FUSED_CURRENTS];
-            for (slot, p) in parts.iter_mut().zip(&self.pulled) {
+            let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+            let mut decays = [1.0; MAX_FUSED_CURRENTS];
+            for ((ptr, d), p) in ptrs.iter_mut().zip(&mut decays).zip(&self.pulled) {
                 // SAFETY: as for the state arrays below.
                 let part = unsafe { p.out.range(range.clone()) };
                 let (decay, scale) = (p.current.decay, p.current.scale);
-                let decay_part = |part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
+                // Decayed by the last step's sweep already (carried decay), or now.
+                let decayed = self.decayed;
+                let decay_part = |part: &mut [f32]| {
+                    if !decayed {
+                        part.iter_mut().for_each(|i| *i *= decay);
+                    }
+                };
                 prepare_and_deliver_part(p.conn, p.weights, p.spikes, scale, lo, part, decay_part);
-                *slot = part;
+                *ptr = part.as_mut_ptr();
+                *d = decay;
             }
-            inc = Incoming::Part(parts, self.pulled.len(), lo);
+            inc = Incoming::Pulled(PulledParts {
+                ptrs,
+                count: self.pulled.len(),
+                from: lo,
+                decays: self.carry.then_some(decays),
+            });
         }
         match &self.kernel.uniform {
             Some(c) => self.input_part(c, dt, lock, lo, range, v, r, inc, spikes),
@@ -1651,6 +1835,112 @@ mod tests {
                         assert!(a.len() > 10, "{case}: {} spikes", a.len());
                         assert!(a.iter().any(|&i| i >= 96), "{case}");
                     }
+                }
+            }
+        }
+    }
+
+    /// [`summing_block`] through [`RawCurrents`] carrying `decays` into the sweep.
+    fn carrying_block<S: LifSource>(
+        c: &S,
+        lock: bool,
+        input: impl InputTotal,
+        currents: &mut [Vec<f32>],
+        decays: [f32; MAX_FUSED_CURRENTS],
+        v: &mut [f32],
+        r: &mut [f32],
+    ) -> Vec<u32> {
+        let n = v.len();
+        let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+        for (p, c) in ptrs.iter_mut().zip(currents.iter_mut()) {
+            assert!(c.len() >= n);
+            *p = c.as_mut_ptr();
+        }
+        // SAFETY: every array holds `n` elements, and nothing else uses them meanwhile.
+        let raw = unsafe { RawCurrents::new(&ptrs, currents.len(), 0, n, Some(decays)) };
+        let mut flags = vec![0u32; n];
+        let state = LifState {
+            voltage: v,
+            refrac: r,
+        };
+        let mut spikes = Vec::new();
+        match lif_step_summing(c, 0.1, lock, input, raw, state, &mut flags) {
+            BlockSpikes::None => {}
+            BlockSpikes::Masks => collect_spike_masks(&flags, 0, &mut spikes),
+            BlockSpikes::Words => collect_spike_words(&flags[..n.div_ceil(32)], 0, &mut spikes),
+        }
+        spikes
+    }
+
+    /// The carried decay (`RawCurrents`, the `CARRY` lanes of `lif_lanes`) reads the same
+    /// currents as the plain pass, so voltages, refractory times, totals and spikes keep
+    /// their bits, and leaves each current multiplied by its decay, as a separate sweep
+    /// would: on the vectorised pass (shared coefficients) and the portable one, with a
+    /// ragged tail.
+    #[test]
+    fn carried_decay_keeps_the_results_and_decays_each_current() {
+        let n = 3 * 32 + 13;
+        let wave = |i: usize, m: usize, scale: f32| ((i * m) % 17) as f32 * scale - 4.0;
+        let decays = [0.98, 0.5, 0.9, 0.25];
+        let shared = Lif::new(-60.0, -65.0, -52.0, 1.0, 10.0).coefficients(0, 0.1);
+        let arrays = arrays_of(&shared, n);
+        let slices = LifSlices::new(&arrays);
+        let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for count in 1..=MAX_FUSED_CURRENTS {
+            for (lock, keep, portable) in [
+                (true, false, false),
+                (false, true, false),
+                (true, true, true),
+            ] {
+                let currents: Vec<Vec<f32>> = (0..count)
+                    .map(|k| (0..n).map(|i| wave(i, 7 + 4 * k, 0.6)).collect())
+                    .collect();
+                let mut v0: Vec<f32> = (0..n).map(|i| -60.0 + wave(i, 5, 0.9)).collect();
+                let mut r0: Vec<f32> = (0..n).map(|i| [0.0, 0.05, 0.3][i % 3]).collect();
+                let mut in0: Vec<f32> = (0..n).map(|i| wave(i, 3, 1.1)).collect();
+                let (mut v1, mut r1, mut in1) = (v0.clone(), r0.clone(), in0.clone());
+                let (plain, mut carried) = (currents.clone(), currents);
+                let cur: Vec<&[f32]> = plain.iter().map(Vec::as_slice).collect();
+                let (a, b) = match (keep, portable) {
+                    (false, _) => (
+                        summing_block(&shared, lock, (), &cur, &mut v0, &mut r0),
+                        carrying_block(&shared, lock, (), &mut carried, decays, &mut v1, &mut r1),
+                    ),
+                    (true, false) => (
+                        summing_block(&shared, lock, &mut in0[..], &cur, &mut v0, &mut r0),
+                        carrying_block(
+                            &shared,
+                            lock,
+                            &mut in1[..],
+                            &mut carried,
+                            decays,
+                            &mut v1,
+                            &mut r1,
+                        ),
+                    ),
+                    (true, true) => (
+                        summing_block(&slices, lock, &mut in0[..], &cur, &mut v0, &mut r0),
+                        carrying_block(
+                            &slices,
+                            lock,
+                            &mut in1[..],
+                            &mut carried,
+                            decays,
+                            &mut v1,
+                            &mut r1,
+                        ),
+                    ),
+                };
+                let case =
+                    format!("{count} currents, lock {lock}, keep {keep}, portable {portable}");
+                assert_eq!(bits(&v0), bits(&v1), "{case}");
+                assert_eq!(bits(&r0), bits(&r1), "{case}");
+                assert_eq!(bits(&in0), bits(&in1), "{case}");
+                assert_eq!(a, b, "{case}");
+                assert!(!a.is_empty(), "{case}: no spikes");
+                for (k, (p, c)) in plain.iter().zip(&carried).enumerate() {
+                    let decayed: Vec<f32> = p.iter().map(|x| x * decays[k]).collect();
+                    assert_eq!(bits(&decayed), bits(c), "{case}: current {k}");
                 }
             }
         }

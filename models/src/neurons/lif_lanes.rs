@@ -45,20 +45,35 @@ struct Lanes {
     dt: __m256,
     /// `Δt·10⁻⁴`: a remaining refractory time below it has elapsed.
     elapsed_below: __m256,
+    /// Each current's carried decay factor (see [`lif_words`]).
+    carry: [__m256; 4],
 }
 
 /// Runs the first `32·⌊n/32⌋` of the `n = voltage.len()` neurons: sets bit `b` of
 /// `words[w]` if neuron `32·w + b` spiked, and returns how many neurons it ran and whether
 /// any spiked. The caller runs the rest with the portable kernel.
 ///
+/// With `carry = Some(d)`, each current `k` is also decayed in place right after it is
+/// read, `Iₖ ← Iₖ·dₖ` (the next step's decay, carried into this sweep while the value is
+/// in a register: `ember_models::neurons::lif`, "carried decay").
+///
+/// # Safety
+/// Each of `currents` points to at least `n` readable elements (and, with `carry`,
+/// writable ones that nothing else reads or writes during the call).
+///
 /// # Panics
-/// If `refrac`, an input or a current is shorter than `voltage`, or `words` shorter than
-/// `n/32`.
-pub(crate) fn lif_words<const LOCK: bool>(
+/// If `refrac` or an input is shorter than `voltage`, `words` shorter than `n/32`, or
+/// there are more than 4 currents.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the pass's coefficients, input, currents with their carry, state and output"
+)]
+pub(crate) unsafe fn lif_words<const LOCK: bool>(
     k: &LifCoefficients,
     dt: f32,
     input: Input<'_>,
-    currents: &[&[f32]],
+    currents: &[*const f32],
+    carry: Option<[f32; 4]>,
     voltage: &mut [f32],
     refrac: &mut [f32],
     words: &mut [u32],
@@ -66,7 +81,7 @@ pub(crate) fn lif_words<const LOCK: bool>(
     let n = voltage.len();
     let n32 = n / 32 * 32;
     assert!(refrac.len() >= n && words.len() >= n32 / 32);
-    assert!(currents.len() <= 4 && currents.iter().all(|c| c.len() >= n));
+    assert!(currents.len() <= 4);
     let (input, mode): (*mut f32, u8) = match input {
         Input::Zero => (std::ptr::null_mut(), 0),
         Input::Read(x) => {
@@ -79,9 +94,8 @@ pub(crate) fn lif_words<const LOCK: bool>(
         }
     };
     let mut cur = [std::ptr::null::<f32>(); 4];
-    for (p, c) in cur.iter_mut().zip(currents) {
-        *p = c.as_ptr();
-    }
+    cur[..currents.len()].copy_from_slice(currents);
+    let decays = carry.unwrap_or([1.0; 4]);
     // SAFETY: this module is compiled only where AVX2 (and so AVX) is enabled.
     let c = unsafe {
         Lanes {
@@ -93,6 +107,7 @@ pub(crate) fn lif_words<const LOCK: bool>(
             resistance: _mm256_set1_ps(k.resistance),
             dt: _mm256_set1_ps(dt),
             elapsed_below: _mm256_set1_ps(dt * 1e-4),
+            carry: decays.map(|d| _mm256_set1_ps(d)),
         }
     };
     let (v, r, w) = (
@@ -103,14 +118,25 @@ pub(crate) fn lif_words<const LOCK: bool>(
     let unit = k.resistance == 1.0;
     macro_rules! run {
         ($n:literal, $mode:literal) => {
-            if unit {
-                // SAFETY: every array holds at least `n32` elements (asserted above) and
-                // `words` at least `n32/32`; only `input` in `Keep` mode is written, and
-                // `Read` mode never writes through its pointer.
-                unsafe { words_loop::<LOCK, $n, $mode, true>(&c, input, &cur, v, r, w, n32) }
-            } else {
-                // SAFETY: as above.
-                unsafe { words_loop::<LOCK, $n, $mode, false>(&c, input, &cur, v, r, w, n32) }
+            // SAFETY: every array holds at least `n32` elements (asserted above, and the
+            // currents by the caller's contract) and `words` at least `n32/32`; only
+            // `input` in `Keep` mode and, with `carry`, the currents (writable by the
+            // caller's contract) are written; `Read` mode never writes through its pointer.
+            unsafe {
+                match (unit, carry.is_some()) {
+                    (true, false) => {
+                        words_loop::<LOCK, $n, $mode, true, false>(&c, input, &cur, v, r, w, n32)
+                    }
+                    (false, false) => {
+                        words_loop::<LOCK, $n, $mode, false, false>(&c, input, &cur, v, r, w, n32)
+                    }
+                    (true, true) => {
+                        words_loop::<LOCK, $n, $mode, true, true>(&c, input, &cur, v, r, w, n32)
+                    }
+                    (false, true) => {
+                        words_loop::<LOCK, $n, $mode, false, true>(&c, input, &cur, v, r, w, n32)
+                    }
+                }
             }
         };
     }
@@ -133,14 +159,21 @@ pub(crate) fn lif_words<const LOCK: bool>(
     (n32, any)
 }
 
-/// The loop of [`lif_words`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep)
-/// and `UNIT` (`R = 1`, the multiply folded).
+/// The loop of [`lif_words`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep),
+/// `UNIT` (`R = 1`, the multiply folded) and `CARRY` (the currents decayed in place).
 ///
 /// # Safety
 /// `v`, `r`, each of `cur[..N]` and (modes 1, 2) `input` point to at least `n32` elements,
-/// `words` to at least `n32/32`; `n32` is a multiple of 32.
+/// `words` to at least `n32/32`; `n32` is a multiple of 32; with `CARRY`, `cur[..N]` are
+/// writable.
 #[inline(always)]
-unsafe fn words_loop<const LOCK: bool, const N: usize, const MODE: u8, const UNIT: bool>(
+unsafe fn words_loop<
+    const LOCK: bool,
+    const N: usize,
+    const MODE: u8,
+    const UNIT: bool,
+    const CARRY: bool,
+>(
     c: &Lanes,
     input: *mut f32,
     cur: &[*const f32; 4],
@@ -157,7 +190,7 @@ unsafe fn words_loop<const LOCK: bool, const N: usize, const MODE: u8, const UNI
         // SAFETY: `i + 8 ≤ n32` (the caller's contract), and byte `i/8` lies in word
         // `i/32 < n32/32`.
         unsafe {
-            let bits = lane8::<LOCK, N, MODE, UNIT>(c, input, cur, v, r, i);
+            let bits = lane8::<LOCK, N, MODE, UNIT, CARRY>(c, input, cur, v, r, i);
             bytes.add(i / 8).write(bits as u8);
             any |= bits;
         }
@@ -171,7 +204,13 @@ unsafe fn words_loop<const LOCK: bool, const N: usize, const MODE: u8, const UNI
 /// # Safety
 /// As [`words_loop`], with `i + 8 ≤ n32`.
 #[inline(always)]
-unsafe fn lane8<const LOCK: bool, const N: usize, const MODE: u8, const UNIT: bool>(
+unsafe fn lane8<
+    const LOCK: bool,
+    const N: usize,
+    const MODE: u8,
+    const UNIT: bool,
+    const CARRY: bool,
+>(
     c: &Lanes,
     input: *mut f32,
     cur: &[*const f32; 4],
@@ -185,13 +224,22 @@ unsafe fn lane8<const LOCK: bool, const N: usize, const MODE: u8, const UNIT: bo
         let zero = _mm256_setzero_ps();
         // The total input: `(…((base + c₀) + c₁) + …)`, or `(…(c₀ + c₁) + …)` from a
         // zero input (as `InputTotal::sum`).
+        let mut loaded = [zero; 4];
+        for (l, p) in loaded.iter_mut().zip(&cur[..N]) {
+            *l = _mm256_loadu_ps(p.add(i));
+        }
         let (mut x, rest) = match (MODE, N) {
-            (0, 0) => (zero, &cur[..0]),
-            (0, _) => (_mm256_loadu_ps(cur[0].add(i)), &cur[1..N]),
-            _ => (_mm256_loadu_ps(input.add(i)), &cur[..N]),
+            (0, 0) => (zero, &loaded[..0]),
+            (0, _) => (loaded[0], &loaded[1..N]),
+            _ => (_mm256_loadu_ps(input.add(i)), &loaded[..N]),
         };
-        for p in rest {
-            x = _mm256_add_ps(x, _mm256_loadu_ps(p.add(i)));
+        for &l in rest {
+            x = _mm256_add_ps(x, l);
+        }
+        if CARRY {
+            for ((p, &l), &d) in cur[..N].iter().zip(&loaded).zip(&c.carry) {
+                _mm256_storeu_ps(p.cast_mut().add(i), _mm256_mul_ps(l, d));
+            }
         }
         if MODE == 2 {
             _mm256_storeu_ps(input.add(i), x);
