@@ -51,7 +51,7 @@
 //! On a thread team the pass also runs the decay and delivery of its incoming
 //! single-exponential projections, each thread on its own range
 //! ([`ember_engine::pull`]), and its sweep stores the next step's decay of those currents
-//! while it reads them (*carried decay*, [`RawCurrents`]; not past the last step of a
+//! while it reads them (*carried decay*, `RawCurrents`; not past the last step of a
 //! run).
 
 use std::cell::RefCell;
