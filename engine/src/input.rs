@@ -31,6 +31,7 @@ use std::any::TypeId;
 
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::prelude::*;
+use bevy_ecs::query::Access;
 use bevy_ecs::schedule::{Schedule, SystemWithAccess};
 use bevy_ecs::system::{System, SystemAccess};
 
@@ -93,17 +94,23 @@ impl InputVisibility {
 /// Whether `s` may see a fused pass's total: it touches `SynapticInput` (or the whole
 /// world) and is not `trusted`.
 fn observes(s: &SystemWithAccess, id: ComponentId, trusted: &[TypeId]) -> bool {
-    // The boxed system's own type, not the box's.
+    untrusted_touches(s, trusted, |a| a.has_read(id) || a.has_write(id))
+}
+
+/// Whether system `s` is not `trusted` (by its own type, not its box's) and either has
+/// exclusive access to the world or an access set for which `touches` holds.
+pub(crate) fn untrusted_touches(
+    s: &SystemWithAccess,
+    trusted: &[TypeId],
+    touches: impl Fn(&Access) -> bool,
+) -> bool {
     if trusted.contains(&(**s.system()).system_type()) {
         return false;
     }
     match s.access() {
         SystemAccess::None => false,
         SystemAccess::Exclusive => true,
-        SystemAccess::Shared(set) => {
-            let a = set.combined_access();
-            a.has_read(id) || a.has_write(id)
-        }
+        SystemAccess::Shared(set) => touches(set.combined_access()),
     }
 }
 

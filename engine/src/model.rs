@@ -230,9 +230,7 @@ impl ModelSystems<'_> {
         phase: Phase,
         system: impl IntoSystem<(), (), M>,
     ) -> &mut Self {
-        let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
-        Trusted::vouch(&mut self.trusted.input, (*system).system_type());
-        self.add(phase, system)
+        self.add_vouched(phase, system, true, false)
     }
 
     /// Adds one system to `phase` like [`ModelSystems::add`] and vouches that it touches
@@ -247,9 +245,7 @@ impl ModelSystems<'_> {
         phase: Phase,
         system: impl IntoSystem<(), (), M>,
     ) -> &mut Self {
-        let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
-        Trusted::vouch(&mut self.trusted.confined, (*system).system_type());
-        self.add(phase, system)
+        self.add_vouched(phase, system, false, true)
     }
 
     /// A neuron model's own pass: [`ModelSystems::add_input_user`] and
@@ -260,10 +256,25 @@ impl ModelSystems<'_> {
         phase: Phase,
         system: impl IntoSystem<(), (), M>,
     ) -> &mut Self {
+        self.add_vouched(phase, system, true, true)
+    }
+
+    /// Adds `system` to `phase`, vouched for as an `input` user and/or as `confined`.
+    fn add_vouched<M>(
+        &mut self,
+        phase: Phase,
+        system: impl IntoSystem<(), (), M>,
+        input: bool,
+        confined: bool,
+    ) -> &mut Self {
         let system: ScheduleSystem = Box::new(IntoSystem::into_system(system));
         let kind = (*system).system_type();
-        Trusted::vouch(&mut self.trusted.input, kind);
-        Trusted::vouch(&mut self.trusted.confined, kind);
+        if input {
+            Trusted::vouch(&mut self.trusted.input, kind);
+        }
+        if confined {
+            Trusted::vouch(&mut self.trusted.confined, kind);
+        }
         self.add(phase, system)
     }
 }

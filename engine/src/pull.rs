@@ -51,10 +51,10 @@ use std::any::TypeId;
 use bevy_ecs::component::ComponentId;
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{Schedule, SystemWithAccess};
-use bevy_ecs::system::SystemAccess;
 
 use crate::aggregate::{Aggregation, FusedAggregation};
 use crate::delay::DelayLine;
+use crate::input::untrusted_touches;
 use crate::population::{Population, Spikes};
 use crate::projection::{
     Connectivity, IncomingProjections, Layout, ProjectionCurrent, ProjectsFrom, ProjectsTo, Weights,
@@ -211,19 +211,10 @@ impl Watched {
     /// Whether `s`, unless `confined`, might see or change what a pulled delivery uses
     /// between the synapse and the neuron pass.
     fn may_look_between(&self, s: &SystemWithAccess, confined: &[TypeId]) -> bool {
-        // The boxed system's own type, not the box's.
-        if confined.contains(&(**s.system()).system_type()) {
-            return false;
-        }
-        match s.access() {
-            SystemAccess::None => false,
-            SystemAccess::Exclusive => true,
-            SystemAccess::Shared(set) => {
-                let a = set.combined_access();
-                self.current
-                    .is_some_and(|id| a.has_read(id) || a.has_write(id))
-                    || self.written.iter().flatten().any(|&id| a.has_write(id))
-            }
-        }
+        untrusted_touches(s, confined, |a| {
+            self.current
+                .is_some_and(|id| a.has_read(id) || a.has_write(id))
+                || self.written.iter().flatten().any(|&id| a.has_write(id))
+        })
     }
 }

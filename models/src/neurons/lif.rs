@@ -527,13 +527,7 @@ trait CurrentSum: Copy {
         not(all(target_arch = "x86_64", target_feature = "avx2")),
         expect(dead_code, reason = "used by the AVX2 pass only")
     )]
-    fn raw(
-        &self,
-    ) -> (
-        [*const f32; MAX_FUSED_CURRENTS],
-        usize,
-        Option<[f32; MAX_FUSED_CURRENTS]>,
-    );
+    fn raw(&self) -> RawView;
     /// After neuron `i`'s currents were read: decays them in place where that is carried
     /// ([`RawCurrents`]); nothing otherwise.
     #[inline(always)]
@@ -551,16 +545,18 @@ impl CurrentSum for () {
     fn total(&self, _i: usize) -> f32 {
         0.0
     }
-    fn raw(
-        &self,
-    ) -> (
-        [*const f32; MAX_FUSED_CURRENTS],
-        usize,
-        Option<[f32; MAX_FUSED_CURRENTS]>,
-    ) {
+    fn raw(&self) -> RawView {
         ([std::ptr::null(); MAX_FUSED_CURRENTS], 0, None)
     }
 }
+
+/// What [`CurrentSum::raw`] returns: the currents' pointers, how many, and their carried
+/// decay factors.
+type RawView = (
+    [*const f32; MAX_FUSED_CURRENTS],
+    usize,
+    Option<[f32; MAX_FUSED_CURRENTS]>,
+);
 
 /// [`CurrentSum`] for tuples of one or more slices.
 macro_rules! current_sum_tuple {
@@ -629,30 +625,38 @@ impl RawCurrents {
         unsafe { *self.ptrs[k].add(i) }
     }
 
-    /// The currents `parts[..count]` (each at least `len` long) from element `at` on, decayed
-    /// in place by `decays` if given.
+    /// The currents `parts[..count]`, each `len` long, decayed in place by `decays` if
+    /// given.
     ///
     /// # Safety
-    /// Nothing else may read or write `parts[k][at..at + len]` while the value (or a copy)
-    /// is in use.
+    /// Each of `parts[..count]` is valid and writable for `len` elements, and nothing else
+    /// reads or writes them while the value (or a copy) is in use.
     unsafe fn new(
         parts: &[*mut f32; MAX_FUSED_CURRENTS],
         count: usize,
-        at: usize,
         len: usize,
         decays: Option<[f32; MAX_FUSED_CURRENTS]>,
     ) -> Self {
-        let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
-        for (p, part) in ptrs.iter_mut().zip(&parts[..count]) {
-            // SAFETY: within the part (the caller's contract).
-            *p = unsafe { part.add(at) };
-        }
         RawCurrents {
-            ptrs,
+            ptrs: *parts,
             count,
             len,
             decays,
         }
+    }
+
+    /// The same currents, elements `start..start + len` only.
+    ///
+    /// # Panics
+    /// If that range is not within `..self.len`.
+    fn block(self, start: usize, len: usize) -> Self {
+        assert!(start + len <= self.len);
+        let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+        for (p, part) in ptrs.iter_mut().zip(&self.ptrs[..self.count]) {
+            // SAFETY: within the `self.len` valid elements (checked above).
+            *p = unsafe { part.add(start) };
+        }
+        RawCurrents { ptrs, len, ..self }
     }
 }
 
@@ -673,13 +677,7 @@ impl CurrentSum for RawCurrents {
             n => (1..n).fold(self.get(0, i), |x, k| x + self.get(k, i)),
         }
     }
-    fn raw(
-        &self,
-    ) -> (
-        [*const f32; MAX_FUSED_CURRENTS],
-        usize,
-        Option<[f32; MAX_FUSED_CURRENTS]>,
-    ) {
+    fn raw(&self) -> RawView {
         (
             self.ptrs.map(<*mut f32>::cast_const),
             self.count,
@@ -961,29 +959,13 @@ fn collect_spike_masks(masks: &[u32], offset: u32, spikes: &mut Vec<u32>) {
 enum Incoming<'a> {
     /// At most [`MAX_FUSED_CURRENTS`]: added inside the neuron loop.
     Fused([&'a [f32]; MAX_FUSED_CURRENTS], usize),
-    /// The pulled currents of one share's part ([`ember_engine::pull`]), which it has just
-    /// delivered into.
-    Pulled(PulledParts),
+    /// The pulled currents of one share's part, from neuron `usize` on
+    /// ([`ember_engine::pull`]), which the share has just delivered into.
+    Pulled(RawCurrents, usize),
     /// More: `add(i, block)` adds them to the block of neurons `i..` before it is
     /// integrated (called once per block, not per neuron).
     Blockwise(&'a (dyn Fn(usize, &mut [f32]) + Sync)),
 }
-
-/// A share's parts of its pulled currents: `ptrs[k]` is neuron `from` of current `k`, each
-/// valid (and writable) up to the end of the share's range; `decays` carries the next
-/// step's decay into the sweep ([`RawCurrents`]).
-#[derive(Clone, Copy)]
-struct PulledParts {
-    ptrs: [*mut f32; MAX_FUSED_CURRENTS],
-    count: usize,
-    from: usize,
-    decays: Option<[f32; MAX_FUSED_CURRENTS]>,
-}
-
-// SAFETY: built by the share that owns the range and used only by it (see `RawCurrents`).
-unsafe impl Send for PulledParts {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for PulledParts {}
 
 /// A value that starts on a cache line, so the vector stores of a kernel into it never
 /// straddle two lines (see `ember_engine::alloc`).
@@ -1057,11 +1039,8 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
             };
             let cur = |k: usize| &slices[k][at..at + len];
             let spiked = match (incoming, count) {
-                (Incoming::Pulled(p), _) => {
-                    // SAFETY: the pointers cover the share's range, `at..at + len` within
-                    // it, and only this share uses it (`PulledParts`).
-                    let raw =
-                        unsafe { RawCurrents::new(&p.ptrs, p.count, at - p.from, len, p.decays) };
+                (Incoming::Pulled(raw, from), _) => {
+                    let raw = raw.block(at - from, len);
                     lif_step_summing(c, dt, lock, input, raw, state, flags)
                 }
                 (Incoming::Blockwise(add), _) => {
@@ -1101,21 +1080,10 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
 /// `Sum` aggregation of the incoming currents fused in as well
 /// ([`ember_engine::FusedAggregation`]). Populations whose currents are fused in the
 /// neuron loop run in one parallel section ([`LifBatch`]).
-#[expect(clippy::type_complexity, reason = "the population's state, one query")]
 pub fn lif_system(
     clock: Res<Clock>,
     visibility: Option<Res<InputVisibility>>,
-    mut q: Query<(
-        Entity,
-        &Population,
-        &LifKernel,
-        &RefracLock,
-        &mut SynapticInput,
-        &mut Voltage,
-        &mut Refractory,
-        &mut Spikes,
-        (&Aggregation, Option<&IncomingProjections>),
-    )>,
+    mut q: Query<LifPopulation<'_>>,
     currents: Query<&ProjectionCurrent, Without<Pulled>>,
     pulled: Query<PulledProjection<'_>, With<Pulled>>,
     mut previous: Local<PreviousSpikes>,
@@ -1292,6 +1260,19 @@ enum JobInput<'a> {
     Zero,
 }
 
+/// What `lif_system` reads and writes of each population.
+type LifPopulation<'a> = (
+    Entity,
+    &'a Population,
+    &'a LifKernel,
+    &'a RefracLock,
+    &'a mut SynapticInput,
+    &'a mut Voltage,
+    &'a mut Refractory,
+    &'a mut Spikes,
+    (&'a Aggregation, Option<&'a IncomingProjections>),
+);
+
 /// What `lif_system` reads and writes of a projection pulled into its pass.
 type PulledProjection<'a> = (
     Entity,
@@ -1315,21 +1296,7 @@ pub struct PreviousSpikes {
 
 impl PreviousSpikes {
     /// Swaps every one-copy population's spike list into its slot.
-    #[expect(clippy::type_complexity, reason = "lif_system's query")]
-    fn keep(
-        &mut self,
-        q: &mut Query<(
-            Entity,
-            &Population,
-            &LifKernel,
-            &RefracLock,
-            &mut SynapticInput,
-            &mut Voltage,
-            &mut Refractory,
-            &mut Spikes,
-            (&Aggregation, Option<&IncomingProjections>),
-        )>,
-    ) {
+    fn keep(&mut self, q: &mut Query<LifPopulation<'_>>) {
         let mut slot = 0;
         for (id, pop, _, _, _, _, _, mut spikes, _) in q.iter_mut() {
             if pop.batch != 1 {
@@ -1524,12 +1491,11 @@ impl LifJob<'_> {
                 *ptr = part.as_mut_ptr();
                 *d = decay;
             }
-            inc = Incoming::Pulled(PulledParts {
-                ptrs,
-                count: self.pulled.len(),
-                from: lo,
-                decays: self.carry.then_some(decays),
-            });
+            let (count, len) = (self.pulled.len(), range.len());
+            // SAFETY: each part is this share's range of its current (`len` elements), used
+            // by nothing else during the section.
+            let raw = unsafe { RawCurrents::new(&ptrs, count, len, self.carry.then_some(decays)) };
+            inc = Incoming::Pulled(raw, lo);
         }
         match &self.kernel.uniform {
             Some(c) => self.input_part(c, dt, lock, lo, range, v, r, inc, spikes),
@@ -1743,11 +1709,18 @@ mod tests {
             [a, b, d, e] => lif_step_summing(c, 0.1, lock, input, (a, b, d, e), state, f),
             _ => unreachable!(),
         };
+        block_spikes(spiked, &flags)
+    }
+
+    /// The spike list of a block from its flags, in either format.
+    fn block_spikes(spiked: BlockSpikes, flags: &[u32]) -> Vec<u32> {
         let mut spikes = Vec::new();
         match spiked {
             BlockSpikes::None => {}
-            BlockSpikes::Masks => collect_spike_masks(&flags, 0, &mut spikes),
-            BlockSpikes::Words => collect_spike_words(&flags[..n.div_ceil(32)], 0, &mut spikes),
+            BlockSpikes::Masks => collect_spike_masks(flags, 0, &mut spikes),
+            BlockSpikes::Words => {
+                collect_spike_words(&flags[..flags.len().div_ceil(32)], 0, &mut spikes);
+            }
         }
         spikes
     }
@@ -1857,19 +1830,14 @@ mod tests {
             *p = c.as_mut_ptr();
         }
         // SAFETY: every array holds `n` elements, and nothing else uses them meanwhile.
-        let raw = unsafe { RawCurrents::new(&ptrs, currents.len(), 0, n, Some(decays)) };
+        let raw = unsafe { RawCurrents::new(&ptrs, currents.len(), n, Some(decays)) };
         let mut flags = vec![0u32; n];
         let state = LifState {
             voltage: v,
             refrac: r,
         };
-        let mut spikes = Vec::new();
-        match lif_step_summing(c, 0.1, lock, input, raw, state, &mut flags) {
-            BlockSpikes::None => {}
-            BlockSpikes::Masks => collect_spike_masks(&flags, 0, &mut spikes),
-            BlockSpikes::Words => collect_spike_words(&flags[..n.div_ceil(32)], 0, &mut spikes),
-        }
-        spikes
+        let spiked = lif_step_summing(c, 0.1, lock, input, raw, state, &mut flags);
+        block_spikes(spiked, &flags)
     }
 
     /// The carried decay (`RawCurrents`, the `CARRY` lanes of `lif_lanes`) reads the same
@@ -1901,35 +1869,18 @@ mod tests {
                 let (mut v1, mut r1, mut in1) = (v0.clone(), r0.clone(), in0.clone());
                 let (plain, mut carried) = (currents.clone(), currents);
                 let cur: Vec<&[f32]> = plain.iter().map(Vec::as_slice).collect();
+                macro_rules! pair {
+                    ($c:expr, $in0:expr, $in1:expr) => {
+                        (
+                            summing_block($c, lock, $in0, &cur, &mut v0, &mut r0),
+                            carrying_block($c, lock, $in1, &mut carried, decays, &mut v1, &mut r1),
+                        )
+                    };
+                }
                 let (a, b) = match (keep, portable) {
-                    (false, _) => (
-                        summing_block(&shared, lock, (), &cur, &mut v0, &mut r0),
-                        carrying_block(&shared, lock, (), &mut carried, decays, &mut v1, &mut r1),
-                    ),
-                    (true, false) => (
-                        summing_block(&shared, lock, &mut in0[..], &cur, &mut v0, &mut r0),
-                        carrying_block(
-                            &shared,
-                            lock,
-                            &mut in1[..],
-                            &mut carried,
-                            decays,
-                            &mut v1,
-                            &mut r1,
-                        ),
-                    ),
-                    (true, true) => (
-                        summing_block(&slices, lock, &mut in0[..], &cur, &mut v0, &mut r0),
-                        carrying_block(
-                            &slices,
-                            lock,
-                            &mut in1[..],
-                            &mut carried,
-                            decays,
-                            &mut v1,
-                            &mut r1,
-                        ),
-                    ),
+                    (false, _) => pair!(&shared, (), ()),
+                    (true, false) => pair!(&shared, &mut in0[..], &mut in1[..]),
+                    (true, true) => pair!(&slices, &mut in0[..], &mut in1[..]),
                 };
                 let case =
                     format!("{count} currents, lock {lock}, keep {keep}, portable {portable}");
