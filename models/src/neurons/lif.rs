@@ -1208,14 +1208,14 @@ pub fn lif_system(
                 } else {
                     Incoming::Fused(fused_of(0..n), count)
                 },
-                pulled: pulled_in,
+                pulled: 0..0,
                 decayed,
                 carry,
                 voltage: parallel::Disjoint::new(&mut v.into_inner().0[..n]),
                 refrac: parallel::Disjoint::new(&mut r.into_inner().0[..n]),
                 cut: 1,
             };
-            batch.push(job, spikes.into_inner().batch_mut(0));
+            batch.push(job, spikes.into_inner().batch_mut(0), &mut pulled_in);
             continue;
         }
         let (mut input, mut v, mut r, mut spikes) = (input, v, r, spikes);
@@ -1374,8 +1374,9 @@ struct LifJob<'a> {
     lock: bool,
     input: JobInput<'a>,
     incoming: Incoming<'a>,
-    /// Projections pulled into the pass (then `incoming` is empty).
-    pulled: arrayvec::ArrayVec<PulledInput<'a>, MAX_FUSED_CURRENTS>,
+    /// Its projections pulled into the pass (then `incoming` is empty): a range of the
+    /// batch's pulled inputs (kept there, so that a job stays small to move).
+    pulled: std::ops::Range<usize>,
     /// The pulled currents were decayed by the last step's sweep (carried decay).
     decayed: bool,
     /// This step's sweep decays the pulled currents for the next step.
@@ -1400,15 +1401,19 @@ struct LifJob<'a> {
 struct LifBatch<'a> {
     dt: f32,
     jobs: arrayvec::ArrayVec<LifJob<'a>, BATCH_POPULATIONS>,
+    /// The jobs' pulled projections ([`LifJob::pulled`]).
+    pulled: arrayvec::ArrayVec<PulledInput<'a>, WALKED_PULLED>,
     /// Each job's spike list (cleared), filled by the run.
     spikes: arrayvec::ArrayVec<&'a mut Vec<u32>, BATCH_POPULATIONS>,
 }
 
 impl<'a> LifBatch<'a> {
+    #[inline(always)]
     fn new(dt: f32) -> Self {
         LifBatch {
             dt,
             jobs: arrayvec::ArrayVec::new_const(),
+            pulled: arrayvec::ArrayVec::new_const(),
             spikes: arrayvec::ArrayVec::new_const(),
         }
     }
@@ -1417,8 +1422,16 @@ impl<'a> LifBatch<'a> {
         self.jobs.is_full()
     }
 
-    fn push(&mut self, job: LifJob<'a>, spikes: &'a mut Vec<u32>) {
+    fn push(
+        &mut self,
+        mut job: LifJob<'a>,
+        spikes: &'a mut Vec<u32>,
+        pulled: &mut arrayvec::ArrayVec<PulledInput<'a>, MAX_FUSED_CURRENTS>,
+    ) {
         assert!(!self.is_full(), "a full LIF batch: run it first");
+        let start = self.pulled.len();
+        self.pulled.extend(pulled.drain(..));
+        job.pulled = start..self.pulled.len();
         self.jobs.push(job);
         self.spikes.push(spikes);
     }
@@ -1435,25 +1448,27 @@ impl<'a> LifBatch<'a> {
                 any_cut |= job.cut > 1;
             }
         }
-        let (jobs, dt) = (&self.jobs[..], self.dt);
+        let (jobs, pulled, dt) = (&self.jobs[..], &self.pulled[..], self.dt);
         if any_cut {
             parallel::for_each_share_collecting(&mut self.spikes, |m, _, j, spikes| {
-                jobs[j].run_share(dt, m, spikes);
+                jobs[j].run_share(dt, m, spikes, pulled);
             });
         } else {
             // Nothing to cut: no section, every population whole on this thread.
             for (job, out) in jobs.iter().zip(&mut self.spikes) {
-                job.run_share(dt, 0, out);
+                job.run_share(dt, 0, out, pulled);
             }
         }
         self.jobs.clear();
         self.spikes.clear();
+        self.pulled.clear();
     }
 }
 
 impl LifJob<'_> {
-    /// Share `m`'s part of the pass, its spikes appended to `spikes`.
-    fn run_share(&self, dt: f32, m: usize, spikes: &mut Vec<u32>) {
+    /// Share `m`'s part of the pass, its spikes appended to `spikes` (`pulled`: the
+    /// batch's pulled inputs).
+    fn run_share(&self, dt: f32, m: usize, spikes: &mut Vec<u32>, pulled: &[PulledInput<'_>]) {
         let n = self.voltage.len();
         let range = match self.cut {
             0 | 1 if m == 0 => 0..n,
@@ -1473,10 +1488,11 @@ impl LifJob<'_> {
             )
         };
         let (lock, mut inc) = (self.lock, self.incoming);
-        if !self.pulled.is_empty() {
+        let pulled = &pulled[self.pulled.clone()];
+        if !pulled.is_empty() {
             let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
             let mut decays = [1.0; MAX_FUSED_CURRENTS];
-            for ((ptr, d), p) in ptrs.iter_mut().zip(&mut decays).zip(&self.pulled) {
+            for ((ptr, d), p) in ptrs.iter_mut().zip(&mut decays).zip(pulled) {
                 // SAFETY: as for the state arrays below.
                 let part = unsafe { p.out.range(range.clone()) };
                 let (decay, scale) = (p.current.decay, p.current.scale);
@@ -1491,7 +1507,7 @@ impl LifJob<'_> {
                 *ptr = part.as_mut_ptr();
                 *d = decay;
             }
-            let (count, len) = (self.pulled.len(), range.len());
+            let (count, len) = (pulled.len(), range.len());
             // SAFETY: each part is this share's range of its current (`len` elements), used
             // by nothing else during the section.
             let raw = unsafe { RawCurrents::new(&ptrs, count, len, self.carry.then_some(decays)) };
