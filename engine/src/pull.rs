@@ -122,12 +122,10 @@ pub(crate) fn refresh(world: &mut World, schedule: &Schedule, confined: &[TypeId
             // An uninitialised schedule: nothing can be vouched for.
             Err(_) => false,
         };
-    let candidates: Vec<Entity> = world
-        .query_filtered::<Entity, Or<(With<DecayingCurrent>, With<Pulled>)>>()
-        .iter(world)
-        .collect();
+    let mut candidates =
+        world.query_filtered::<Entity, Or<(With<DecayingCurrent>, With<Pulled>)>>();
     let verdicts: Vec<(Entity, bool)> = candidates
-        .into_iter()
+        .iter(world)
         .map(|p| (p, allowed && pullable(world, p)))
         .collect();
     for (p, pull) in verdicts {

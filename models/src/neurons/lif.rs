@@ -1137,9 +1137,6 @@ pub fn lif_system(
         let sources = incoming
             .filter(|_| agg.fused())
             .map_or(&[][..], IncomingProjections::entities);
-        // Usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current: their
-        // arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as updating
-        // ~40 neurons).
         // The engine pulls all of a population's incoming projections or none.
         let mut pulled_in = arrayvec::ArrayVec::new();
         if pulling {
@@ -1152,6 +1149,9 @@ pub fn lif_system(
             }
         }
         let pulls = !pulled_in.is_empty();
+        // Otherwise usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current:
+        // their arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as
+        // updating ~40 neurons).
         let held = if pulls {
             None
         } else {
@@ -1218,6 +1218,8 @@ pub fn lif_system(
             batch.push(job, spikes.into_inner().batch_mut(0), &mut pulled_in);
             continue;
         }
+        // Pulled only into one copy with at most `MAX_FUSED_CURRENTS` (`PullsDelivery`).
+        assert!(!pulls, "a pulled population outside the batched pass");
         let (mut input, mut v, mut r, mut spikes) = (input, v, r, spikes);
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
@@ -1492,12 +1494,12 @@ impl LifJob<'_> {
         if !pulled.is_empty() {
             let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
             let mut decays = [1.0; MAX_FUSED_CURRENTS];
+            // Decayed by the last step's sweep already (carried decay), or now.
+            let decayed = self.decayed;
             for ((ptr, d), p) in ptrs.iter_mut().zip(&mut decays).zip(pulled) {
-                // SAFETY: as for the state arrays below.
+                // SAFETY: as for the state arrays above.
                 let part = unsafe { p.out.range(range.clone()) };
                 let (decay, scale) = (p.current.decay, p.current.scale);
-                // Decayed by the last step's sweep already (carried decay), or now.
-                let decayed = self.decayed;
                 let decay_part = |part: &mut [f32]| {
                     if !decayed {
                         part.iter_mut().for_each(|i| *i *= decay);
