@@ -58,10 +58,9 @@
 //! one core is often slower than the other for seconds at a time), and every section waits
 //! for its slowest share. So the team times each share's parts of the sections (a member's
 //! from the moment the section was published, so that what is evened out is when the
-//! shares finish, see `share_time`) and, every 1 024 steps, moves share 0's part of the
-//! led populations toward even times
-//! (`rebalanced_lead`). The cut then depends on timing, but only where it falls; the
-//! results do not.
+//! shares finish, see `share_time`) and, every 128 steps, moves share 0's part of the led
+//! populations toward even times (`rebalanced_lead`). The cut then depends on timing, but
+//! only where it falls; the results do not.
 //!
 //! Sections do not nest: a section started from inside another (or from any thread other
 //! than the one driving the steps) runs serially on its caller.
@@ -245,8 +244,9 @@ impl Team {
     }
 
     /// After a step run on the team: every [`BALANCE_STEPS`] such steps, moves the plan's
-    /// lead by [`rebalanced_lead`] from the shares' busy times, and starts counting anew.
-    /// Called by the driver between steps, while no section runs.
+    /// lead by [`rebalanced_lead`] from the shares' busy times (by up to
+    /// [`UNSETTLED_MAX_MOVE`] when they differ by more than [`UNSETTLED_IMBALANCE`]), and
+    /// starts counting anew. Called by the driver between steps, while no section runs.
     fn rebalance(&self) {
         let steps = self.team_steps.get() + 1;
         if steps < BALANCE_STEPS {
@@ -261,6 +261,7 @@ impl Team {
         if plan.k != self.size || plan.cut == 0 {
             return;
         }
+        let unsettled = is_unsettled(driver, others);
         let lead = rebalanced_lead(
             plan.lead.fraction(),
             driver,
@@ -268,6 +269,11 @@ impl Team {
             self.size,
             plan.held,
             plan.cut,
+            if unsettled {
+                UNSETTLED_MAX_MOVE
+            } else {
+                BALANCE_MAX_MOVE
+            },
         );
         plan.set_lead(lead);
     }
@@ -918,17 +924,41 @@ impl CutPlan {
     }
 }
 
-/// Team steps between two moves of a plan's lead ([`Team::rebalance`]): a window long
-/// enough (≈ 20 ms at CUBA 64 000) that its busy times are not mostly noise, short enough
-/// to settle within the first ~100 ms of a run. (With 256-step windows the two threads'
-/// busy times differed by 2.7–7 % from window to window even when balanced on average,
-/// and the lead followed that noise: 0.985× and 0.987× on CUBA 64 000, 10–16 pairs.)
-const BALANCE_STEPS: u32 = 1024;
+/// Team steps between two moves of a plan's lead ([`Team::rebalance`]): ≈ 3 ms at
+/// CUBA 64 000, so that the lead settles within the first few hundred steps of a run and
+/// follows a core that slows down within a few milliseconds.
+///
+/// Why not longer: the two vCPUs of the project's VM drift apart on a scale of
+/// milliseconds, and a run starts far from even more often than not. Measured with
+/// temporary time stamps of every section (CUBA 64 000 × 1 s, 2 threads, runs
+/// interleaved): with 1 024-step windows (18 runs) the shares' finish times differed by
+/// 0.3–13 µs (mean 4.3 µs) of a 25–40 µs step over the first 2 048 steps, and by
+/// 1.3–6.7 µs (mean 3.4 µs) averaged over 256-step blocks of the whole run; with 128-step
+/// windows (12 runs) by 0.0–1.5 µs (mean 0.6 µs) and 0.7–3.4 µs (mean 1.6 µs). The time
+/// the threads spent waiting for each other fell from 7.1 % to 5.4 % of the sections
+/// (means; 3.0–10.5 % and 3.6–8.8 %). The per-step noise (a share's time varies by ±1 µs
+/// around its local median in half the steps, by 3–12 µs in a few per cent) averages out
+/// over 128 steps to a few tenths of a microsecond.
+const BALANCE_STEPS: u32 = 128;
+/// The imbalance (`|driver − others| / max(driver, others)` over a window) above which the
+/// lead counts as unsettled ([`is_unsettled`]) and may move by [`UNSETTLED_MAX_MOVE`]:
+/// well above what a balanced team's windows differ by.
+const UNSETTLED_IMBALANCE: f64 = 0.12;
 /// The part of the measured imbalance a move corrects, and the largest move (as a
 /// fraction of each led array): a noisy window cannot swing the cut far, and the lead
 /// settles over a few windows without overshooting.
 const BALANCE_GAIN: f64 = 0.5;
 const BALANCE_MAX_MOVE: f64 = 1.0 / 32.0;
+/// The largest move after an unsettled window: a 25 % imbalance (seen in the first
+/// windows of a run) is corrected within a few windows rather than a dozen.
+const UNSETTLED_MAX_MOVE: f64 = 1.0 / 8.0;
+
+/// Whether a window's busy times (`driver`, and the mean of the `others`) differ by more
+/// than [`UNSETTLED_IMBALANCE`].
+fn is_unsettled(driver: f64, others: f64) -> bool {
+    let larger = driver.max(others);
+    larger > 0.0 && (driver - others).abs() > UNSETTLED_IMBALANCE * larger
+}
 
 /// Share 0's next lead (the fraction `lead` of every led array it takes) from the busy
 /// times of the last window: `driver` for share 0, `others` the mean of the other
@@ -939,7 +969,7 @@ const BALANCE_MAX_MOVE: f64 = 1.0 / 32.0;
 /// other share, at `c = (driver + (k − 1)·others)/(held + cut)` per element (the mean
 /// cost, fixed costs included, so the estimate errs on the small side). The two are even
 /// at `δ = (others − driver)·(k − 1)/(c·k)`; the lead moves by [`BALANCE_GAIN`] of that,
-/// at most [`BALANCE_MAX_MOVE`], and stays in `0..=1`. Without measured work it stays.
+/// at most `max_move`, and stays in `0..=1`. Without measured work it stays.
 ///
 /// Why: equal neuron counts are not equal times. On CUBA 64 000 with the plan's even
 /// split (measured with temporary probes, 2 threads) the member's LIF part took
@@ -954,6 +984,7 @@ pub(crate) fn rebalanced_lead(
     k: usize,
     held: usize,
     cut: usize,
+    max_move: f64,
 ) -> f64 {
     let work = driver + (k - 1) as f64 * others;
     if k < 2 || cut == 0 || work <= 0.0 || !work.is_finite() {
@@ -961,7 +992,7 @@ pub(crate) fn rebalanced_lead(
     }
     let per_element = work / (held + cut) as f64;
     let delta = (others - driver) * (k - 1) as f64 / (per_element * k as f64);
-    let step = (BALANCE_GAIN * delta / cut as f64).clamp(-BALANCE_MAX_MOVE, BALANCE_MAX_MOVE);
+    let step = (BALANCE_GAIN * delta / cut as f64).clamp(-max_move, max_move);
     (lead + step).clamp(0.0, 1.0)
 }
 
@@ -1302,28 +1333,40 @@ mod tests {
     fn the_lead_moves_toward_even_busy_times() {
         let (held, cut) = (12_800, 51_200);
         // Even times: no move; nothing measured: no move.
-        assert_eq!(rebalanced_lead(0.375, 10.0, 10.0, 2, held, cut), 0.375);
-        assert_eq!(rebalanced_lead(0.375, 0.0, 0.0, 2, held, cut), 0.375);
+        assert_eq!(
+            rebalanced_lead(0.375, 10.0, 10.0, 2, held, cut, BALANCE_MAX_MOVE),
+            0.375
+        );
+        assert_eq!(
+            rebalanced_lead(0.375, 0.0, 0.0, 2, held, cut, BALANCE_MAX_MOVE),
+            0.375
+        );
         // The member 1.0 slower of 20.5 in all: c = 20.5 / 64 000 per element, even at
         // δ = 1.0 / (2c) = 1 561 elements; half of it, as a fraction of the led array.
         let c = 20.5 / 64_000.0;
-        let moved = rebalanced_lead(0.375, 9.75, 10.75, 2, held, cut);
+        let moved = rebalanced_lead(0.375, 9.75, 10.75, 2, held, cut, BALANCE_MAX_MOVE);
         assert!((moved - (0.375 + 0.5 * (1.0 / (2.0 * c)) / 51_200.0)).abs() < 1e-12);
         // The driver slower: the lead shrinks.
-        assert!(rebalanced_lead(0.375, 10.75, 9.75, 2, held, cut) < 0.375);
+        assert!(rebalanced_lead(0.375, 10.75, 9.75, 2, held, cut, BALANCE_MAX_MOVE) < 0.375);
         // Large imbalances move by at most `BALANCE_MAX_MOVE`, and the lead stays in 0..=1.
         assert_eq!(
-            rebalanced_lead(0.5, 1.0, 9.0, 2, 0, cut),
+            rebalanced_lead(0.5, 1.0, 9.0, 2, 0, cut, BALANCE_MAX_MOVE),
             0.5 + BALANCE_MAX_MOVE
         );
         assert_eq!(
-            rebalanced_lead(0.5, 9.0, 1.0, 2, 0, cut),
+            rebalanced_lead(0.5, 9.0, 1.0, 2, 0, cut, BALANCE_MAX_MOVE),
             0.5 - BALANCE_MAX_MOVE
         );
-        assert_eq!(rebalanced_lead(0.99, 1.0, 9.0, 2, 0, cut), 1.0);
-        assert_eq!(rebalanced_lead(0.01, 9.0, 1.0, 2, 0, cut), 0.0);
+        assert_eq!(
+            rebalanced_lead(0.99, 1.0, 9.0, 2, 0, cut, BALANCE_MAX_MOVE),
+            1.0
+        );
+        assert_eq!(
+            rebalanced_lead(0.01, 9.0, 1.0, 2, 0, cut, BALANCE_MAX_MOVE),
+            0.0
+        );
         // Three threads: share 0 against the mean of the other two.
-        assert!(rebalanced_lead(1.0 / 3.0, 9.0, 10.0, 3, 0, cut) > 1.0 / 3.0);
+        assert!(rebalanced_lead(1.0 / 3.0, 9.0, 10.0, 3, 0, cut, BALANCE_MAX_MOVE) > 1.0 / 3.0);
     }
 
     #[test]
@@ -1362,6 +1405,37 @@ mod tests {
         let fresh = other.clone();
         other.resume(team.plan());
         assert_eq!(other, fresh);
+    }
+
+    #[test]
+    fn a_far_off_lead_moves_by_more_until_it_is_within_the_noise() {
+        // Busy times 12 % or more apart move the lead by up to `UNSETTLED_MAX_MOVE`.
+        assert!(!is_unsettled(10.0, 11.0));
+        assert!(is_unsettled(10.0, 12.0) && is_unsettled(12.0, 10.0));
+        assert!(!is_unsettled(0.0, 0.0));
+        // One led array, the member's elements three times as costly: even at 3/4 for the
+        // driver, 1/4 away from the even split. Within 6 windows of `BALANCE_STEPS` (moves
+        // of at most 1/32 would need 8) the lead is there.
+        let len = 32_768;
+        let plan = CutPlan::new(2, &[len], PARALLEL_MIN_ELEMENTS);
+        let mut team = Team::new(2).with_plan(plan);
+        team.fake_busy = true;
+        let team = team;
+        let mut data = vec![0u32; len];
+        std::thread::scope(|s| {
+            s.spawn(|| team.member(1));
+            team.drive(|| {
+                for _ in 0..6 * BALANCE_STEPS {
+                    for_each_part(&mut data[..], 0, |start, part| {
+                        let (m, cost) = if start == 0 { (0, 1) } else { (1, 3) };
+                        team.add_busy(m, cost * part.len() as u64);
+                    });
+                    team.rebalance();
+                }
+            });
+        });
+        let lead = team.plan().lead_part(len, 2).unwrap();
+        assert!(lead.abs_diff(len * 3 / 4) <= 2 * PART_ALIGN, "lead {lead}");
     }
 
     #[test]
