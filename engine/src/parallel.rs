@@ -1416,7 +1416,7 @@ mod tests {
 
     #[test]
     fn a_far_off_lead_moves_by_more_until_it_is_within_the_noise() {
-        // Busy times 12 % or more apart move the lead by up to `UNSETTLED_MAX_MOVE`.
+        // Busy times more than 12 % apart move the lead by up to `UNSETTLED_MAX_MOVE`.
         assert!(!is_unsettled(10.0, 11.0));
         assert!(is_unsettled(10.0, 12.0) && is_unsettled(12.0, 10.0));
         assert!(!is_unsettled(0.0, 0.0));
