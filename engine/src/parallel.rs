@@ -1376,17 +1376,16 @@ mod tests {
         assert!(rebalanced_lead(1.0 / 3.0, 9.0, 10.0, 3, 0, cut, BALANCE_MAX_MOVE) > 1.0 / 3.0);
     }
 
-    #[test]
-    fn a_team_settles_where_its_shares_take_equal_times() {
-        // One led array; the member's elements cost 3 units each, the driver's 1 (the
-        // test reports these times instead of measured ones): even at 3/4 for the driver.
-        let len = 32_768;
+    /// Runs `steps` steps of a team of 2 over one led array of `len` elements whose
+    /// member elements cost 3 units each and the driver's 1 (the test reports these times
+    /// instead of measured ones), adding 1 to every element each step: the team's plan and
+    /// the array.
+    fn run_costed_team(len: usize, steps: u32) -> (CutPlan, Vec<u32>) {
         let plan = CutPlan::new(2, &[len], PARALLEL_MIN_ELEMENTS);
         let mut team = Team::new(2).with_plan(plan);
         team.fake_busy = true;
         let team = team;
         let mut data = vec![0u32; len];
-        let steps = 16 * BALANCE_STEPS;
         std::thread::scope(|s| {
             s.spawn(|| team.member(1));
             team.drive(|| {
@@ -1400,17 +1399,26 @@ mod tests {
                 }
             });
         });
+        (team.plan().clone(), data)
+    }
+
+    #[test]
+    fn a_team_settles_where_its_shares_take_equal_times() {
+        // Even at 3/4 for the driver.
+        let len = 32_768;
+        let steps = 16 * BALANCE_STEPS;
+        let (plan, data) = run_costed_team(len, steps);
         // Every element was updated once per step, wherever the cut stood.
         assert!(data.iter().all(|&x| x == steps));
-        let lead = team.plan().lead_part(len, 2).unwrap();
+        let lead = plan.lead_part(len, 2).unwrap();
         assert!(lead.abs_diff(len * 3 / 4) <= 2 * PART_ALIGN, "lead {lead}");
         // A later run with the same plan resumes from there; another plan does not.
         let mut next = CutPlan::new(2, &[len], PARALLEL_MIN_ELEMENTS);
-        next.resume(team.plan());
+        next.resume(&plan);
         assert_eq!(next.lead_part(len, 2), Some(lead));
         let mut other = CutPlan::new(2, &[len, 9_000], PARALLEL_MIN_ELEMENTS);
         let fresh = other.clone();
-        other.resume(team.plan());
+        other.resume(&plan);
         assert_eq!(other, fresh);
     }
 
@@ -1420,28 +1428,11 @@ mod tests {
         assert!(!is_unsettled(10.0, 11.0));
         assert!(is_unsettled(10.0, 12.0) && is_unsettled(12.0, 10.0));
         assert!(!is_unsettled(0.0, 0.0));
-        // One led array, the member's elements three times as costly: even at 3/4 for the
-        // driver, 1/4 away from the even split. Within 6 windows of `BALANCE_STEPS` (moves
-        // of at most 1/32 would need 8) the lead is there.
+        // Even at 3/4 for the driver, 1/4 away from the even split: within 6 windows of
+        // `BALANCE_STEPS` (moves of at most 1/32 would need 8) the lead is there.
         let len = 32_768;
-        let plan = CutPlan::new(2, &[len], PARALLEL_MIN_ELEMENTS);
-        let mut team = Team::new(2).with_plan(plan);
-        team.fake_busy = true;
-        let team = team;
-        let mut data = vec![0u32; len];
-        std::thread::scope(|s| {
-            s.spawn(|| team.member(1));
-            team.drive(|| {
-                for _ in 0..6 * BALANCE_STEPS {
-                    for_each_part(&mut data[..], 0, |start, part| {
-                        let (m, cost) = if start == 0 { (0, 1) } else { (1, 3) };
-                        team.add_busy(m, cost * part.len() as u64);
-                    });
-                    team.rebalance();
-                }
-            });
-        });
-        let lead = team.plan().lead_part(len, 2).unwrap();
+        let (plan, _) = run_costed_team(len, 6 * BALANCE_STEPS);
+        let lead = plan.lead_part(len, 2).unwrap();
         assert!(lead.abs_diff(len * 3 / 4) <= 2 * PART_ALIGN, "lead {lead}");
     }
 
