@@ -13,7 +13,7 @@
 //! `LinearDirect`); the other rules build compressed sparse rows (CSR).
 //!
 //! `fixed_probability` draws the gaps between successive targets from the geometric
-//! distribution (`RngStream::geometric_skip`, drawn four at a time by
+//! distribution (`RngStream::geometric_skip`, drawn 16 or 4 at a time by
 //! [`GeometricDraws`] so their logarithms vectorise), so building
 //! costs O(synapses), not O(pre × post): a 4000 × 4000 projection at p = 0.02 makes 320 000
 //! draws, not 16 million.
@@ -249,11 +249,14 @@ impl ConnectRule {
                 if p == 0.0 {
                     return Ok(Connectivity::from_csr(vec![0; pre_n + 1], Vec::new()));
                 }
+                // Successes among `post_n` trials, plus the draw that overshoots the row.
+                let expected_draws = (post_n as f64 * p) as u64 + 1;
                 build_rows(
                     pre_n,
                     || (),
                     |_, i, row| {
-                        let mut draws = GeometricDraws::new(family.stream(i as u64), ln_q);
+                        let mut draws =
+                            GeometricDraws::new(family.stream(i as u64), ln_q, expected_draws);
                         let mut j = draws.draw();
                         while j < post_n as u64 {
                             if !(skip_self && j as usize == i) {
