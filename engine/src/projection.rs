@@ -936,7 +936,7 @@ mod tests {
             for _ in 0..rows {
                 let len = (s.next_u64() % 5) as usize;
                 let mut t: Vec<u32> = (0..len).map(|_| (s.next_u64() % 12) as u32).collect();
-                if s.next_u64() % 4 != 0 {
+                if !s.next_u64().is_multiple_of(4) {
                     t.sort_unstable();
                     t.dedup();
                 }
