@@ -187,8 +187,8 @@ impl<'a> Row<'a> {
 
 /// Whether every row `targets[offsets[r]..offsets[r + 1]]` strictly ascends. The descents
 /// (`t[k] ≥ t[k + 1]`) of the whole target array are counted in one pass that vectorises,
-/// then compared with those straddling a row boundary, which are allowed: row by row, the
-/// check cost as much as a tenth of building a CUBA projection.
+/// then compared with those straddling a row boundary, which are allowed. Row by row, the
+/// check took 6 % of building CUBA 4 000's four projections.
 fn rows_ascend(offsets: &[usize], targets: &[u32]) -> bool {
     let descents: usize = targets
         .iter()
