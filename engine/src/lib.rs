@@ -65,7 +65,8 @@ pub use population::{
 };
 pub use projection::{
     Connectivity, DeliveryBatch, IncomingProjections, OutgoingProjections, Projection,
-    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, prepare_and_deliver_part,
+    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, add_pushed,
+    prepare_and_deliver_part, push_rows, rows_pushable,
 };
 pub use pull::{DecayingCurrent, Pulled, PullsDelivery, RunSpan};
 pub use record::{

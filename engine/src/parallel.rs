@@ -1097,15 +1097,36 @@ pub fn for_each_share_collecting(
     outs: &mut [&mut Vec<u32>],
     f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
 ) {
+    for_each_share_collecting_then(outs, f, |_, _, _| {});
+}
+
+/// [`for_each_share_collecting`], then, still inside share `m`'s part of the section,
+/// `then(m, k, lists)` with the indices share `m` appended for each output (`lists[j]`
+/// for output `j`; without a team, the whole lists, share 0 of 1). What `then` writes must
+/// be share `m`'s alone, as in `f`: the `lif` pass delivers the spikes it just found
+/// into the ranges of the currents that its share owns ([`crate::projection::push_rows`]).
+///
+/// # Panics
+/// With more than [`MAX_COLLECTED`] outputs.
+pub fn for_each_share_collecting_then(
+    outs: &mut [&mut Vec<u32>],
+    f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
+    then: impl Fn(usize, usize, &[&[u32]]) + Sync,
+) {
     assert!(
         outs.len() <= MAX_COLLECTED,
         "at most {MAX_COLLECTED} lists per section"
     );
     let k = parts(usize::MAX, 0);
     if k <= 1 {
+        let mut starts = [0; MAX_COLLECTED];
         for (j, out) in outs.iter_mut().enumerate() {
+            starts[j] = out.len();
             f(0, 1, j, out);
         }
+        let lists: arrayvec::ArrayVec<&[u32], MAX_COLLECTED> =
+            outs.iter().zip(starts).map(|(out, s)| &out[s..]).collect();
+        then(0, 1, &lists);
         return;
     }
     let jobs = outs.len();
@@ -1126,6 +1147,13 @@ pub fn for_each_share_collecting(
                 f(m, k, j, list);
                 *end = list.len();
             }
+            let mut lists = arrayvec::ArrayVec::<&[u32], MAX_COLLECTED>::new();
+            let mut start = 0;
+            for &end in &ends[..jobs] {
+                lists.push(&list[start..end]);
+                start = end;
+            }
+            then(m, k, &lists);
         }
     };
     DRIVING.with(|d| {

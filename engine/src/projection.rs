@@ -798,6 +798,99 @@ fn deliver_range(
     }
 }
 
+/// Whether [`push_rows`] can deliver through these rows: sparse rows in increasing post
+/// order (every rule except `pairs`).
+pub fn rows_pushable(conn: &Connectivity) -> bool {
+    matches!(conn.layout, Layout::Sparse { sorted: true, .. })
+}
+
+/// Delivers `spikes` through the rows of `conn` when every synapse adds the same term
+/// `add` (nA; `scale · w` for a scalar weight `w`), cut by the post ranges of the shares
+/// of a section: share `d` owns post neurons `bounds[d]..bounds[d + 1]`. The part of each
+/// row in share `own`'s range is added into `own_part` (post neuron `bounds[own] + k` at
+/// `own_part[k]`; empty when `own` has no range); each other share's part is handed to
+/// `outbox(d, targets)`, for share `d` to add ([`add_pushed`]) before it next reads its
+/// range.
+///
+/// Why the order may change: every term is the same float, so a current that receives `c`
+/// of them gets `c` additions of `add` in a row, whichever spikes they come from; the
+/// result is the one spike-ordered delivery ([`deliver_spikes`]) computes. With per-synapse
+/// weights the order matters, and this must not be used.
+///
+/// A thread that delivers its own spikes this way reads only their rows, once; delivering
+/// by post range ([`deliver_spikes`] on a part), every thread reads the rows of every
+/// spike.
+///
+/// # Panics
+/// If the rows are not sorted sparse rows ([`rows_pushable`]), or a target of share
+/// `own` lies beyond `bounds`.
+pub fn push_rows(
+    conn: &Connectivity,
+    spikes: &[u32],
+    add: f32,
+    bounds: &[usize],
+    own: usize,
+    own_part: &mut [f32],
+    mut outbox: impl FnMut(usize, &[u32]),
+) {
+    let Layout::Sparse {
+        offsets,
+        targets,
+        sorted: true,
+    } = &conn.layout
+    else {
+        panic!("push_rows needs sorted sparse rows");
+    };
+    let shares = bounds.len() - 1;
+    let lo = bounds.get(own).copied().unwrap_or(0);
+    let far = 2 * PREFETCH_AHEAD;
+    spikes
+        .iter()
+        .take(far)
+        .for_each(|&i| prefetch_read(offsets, i as usize + 1));
+    spikes
+        .iter()
+        .take(PREFETCH_AHEAD)
+        .for_each(|&i| prefetch_row(offsets, targets, &Param::Scalar(0.0), i));
+    for (n, &i) in spikes.iter().enumerate() {
+        if let Some(&ahead) = spikes.get(n + far) {
+            prefetch_read(offsets, ahead as usize + 1);
+        }
+        if let Some(&ahead) = spikes.get(n + PREFETCH_AHEAD) {
+            prefetch_row(offsets, targets, &Param::Scalar(0.0), ahead);
+        }
+        let row = &targets[offsets[i as usize]..offsets[i as usize + 1]];
+        let mut start = 0;
+        for d in 0..shares {
+            let end = if d + 1 == shares {
+                row.len()
+            } else {
+                start + row[start..].partition_point(|&j| (j as usize) < bounds[d + 1])
+            };
+            let part = &row[start..end];
+            if !part.is_empty() {
+                if d == own {
+                    for &j in part {
+                        own_part[j as usize - lo] += add;
+                    }
+                } else {
+                    outbox(d, part);
+                }
+            }
+            start = end;
+        }
+    }
+}
+
+/// Adds `add` to `part[j − lo]` for each post neuron `j` of `targets` (handed over by
+/// [`push_rows`] on another share): `Iⱼ ← Iⱼ + add` once per entry, in entry order.
+#[inline]
+pub fn add_pushed(targets: &[u32], add: f32, lo: usize, part: &mut [f32]) {
+    for &j in targets {
+        part[j as usize - lo] += add;
+    }
+}
+
 /// How many spikes ahead delivery prefetches a row (rows in flight at once).
 const PREFETCH_AHEAD: usize = 6;
 
@@ -972,6 +1065,76 @@ mod tests {
         assert!(Connectivity::lateral(1).is_empty());
         // No target list: only the 0..post index row.
         assert_eq!(Connectivity::dense(1000, 10).memory_bytes(), 40);
+    }
+
+    /// Rows pushed by shares (each its own spikes, its range at once, the others' parts
+    /// through outboxes added afterwards) give bit for bit what one delivery in spike order
+    /// gives, for every way of cutting the post range in up to 3 shares and of dealing the
+    /// spikes to them; the own part gets exactly the own range's terms.
+    #[test]
+    fn pushed_rows_add_what_one_delivery_adds() {
+        // 7 pre neurons, 9 post; rows with repeats across rows, an empty row, both ends.
+        let offsets = vec![0, 4, 4, 7, 12, 13, 17, 20];
+        let targets = vec![
+            0, 3, 4, 8, /* 1: empty */ 1, 2, 8, 0, 1, 2, 3, 4, 8, 2, 5, 6, 7, 0, 4, 5,
+        ];
+        let conn = Connectivity::from_csr(offsets, targets);
+        assert!(rows_pushable(&conn));
+        let (post, add) = (9usize, 0.3f32);
+        let base: Vec<f32> = (0..post).map(|j| 0.7 * j as f32 - 1.1).collect();
+        let spikes = [3u32, 0, 6, 1, 2, 4, 5, 3];
+        let mut expected = base.clone();
+        deliver_spikes(
+            &conn,
+            &Weights(Param::Scalar(1.0)),
+            &spikes,
+            add,
+            &mut expected,
+        );
+        let mut cuts = vec![vec![0, post]];
+        for a in 0..=post {
+            cuts.push(vec![0, a, post]);
+            for b in a..=post {
+                cuts.push(vec![0, a, b, post]);
+            }
+        }
+        for bounds in &cuts {
+            let shares = bounds.len() - 1;
+            for deal in 0..shares.pow(3) {
+                // Spike k goes to share (deal / shares^(k mod 3)) mod shares.
+                let owner = |k: usize| (deal / shares.pow((k % 3) as u32)) % shares;
+                let mut current = base.clone();
+                let mut outboxes = vec![vec![Vec::new(); shares]; shares];
+                for (own, boxes) in outboxes.iter_mut().enumerate() {
+                    let mine: Vec<u32> = (0..spikes.len())
+                        .filter(|&k| owner(k) == own)
+                        .map(|k| spikes[k])
+                        .collect();
+                    let part = &mut current[bounds[own]..bounds[own + 1]];
+                    push_rows(&conn, &mine, add, bounds, own, part, |d, run| {
+                        assert_ne!(d, own);
+                        assert!(
+                            run.iter()
+                                .all(|&j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
+                        );
+                        boxes[d].extend_from_slice(run);
+                    });
+                }
+                for (writer, boxes) in outboxes.iter().enumerate() {
+                    for (d, run) in boxes.iter().enumerate() {
+                        assert!(d != writer || run.is_empty());
+                        let lo = bounds[d];
+                        add_pushed(run, add, lo, &mut current[lo..bounds[d + 1]]);
+                    }
+                }
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&current),
+                    bits(&expected),
+                    "bounds {bounds:?}, deal {deal}"
+                );
+            }
+        }
     }
 
     /// Every layout delivers exactly (bit for bit) what its CSR equivalent delivers, over the

@@ -36,6 +36,14 @@
 //! spikes and traces are bit-identical with and without pulling, whatever the thread count.
 //! Only the time a step takes changes.
 //!
+//! **Pushed delivery.** When every synapse of a pulled projection adds the same term (one
+//! weight for the projection) and its pre population runs in the same section, the `lif`
+//! pass goes further: each share delivers the spikes it has just found, into its own range
+//! at once and into outboxes for the others, which add them at the start of the next step
+//! (`lif_push` in `ember-models`; [`push_rows`](crate::push_rows)). Each row is then read
+//! by one thread instead of every thread. The terms are all the same float, so their order
+//! cannot change a current. Only with a carried decay (below), which it follows.
+//!
 //! **Carried decay.** The neuron pass reads each pulled current anyway; while the value is
 //! in a register it also stores the *next* step's decay, `Iⱼ·decay`, so the next step only
 //! delivers (the decay's own sweep over the arrays cost ≈ 10 % of a CUBA 64 000 step on 2

@@ -45,8 +45,19 @@ fn connect(
     w: f64,
     p: f64,
 ) -> ProjectionId {
-    let rule = ConnectRule::FixedProbability { p, autapses: false };
     let weights = ValueSpec::Normal { mean: w, std: 0.5 };
+    connect_with(sim, name, pre, post, weights, p)
+}
+
+fn connect_with(
+    sim: &mut Simulation,
+    name: &str,
+    pre: PopulationId,
+    post: PopulationId,
+    weights: ValueSpec,
+    p: f64,
+) -> ProjectionId {
+    let rule = ConnectRule::FixedProbability { p, autapses: false };
     let syn = SingleExponentialCurrent {
         spike_charge: 5.0,
         time_constant: 5.0,
@@ -56,8 +67,16 @@ fn connect(
 }
 
 /// A CUBA-like pair of LIF populations, large enough to be cut over a team, with its four
-/// single-exponential projections.
+/// single-exponential projections (weights drawn per synapse).
 fn cuba_pair(threads: usize) -> (Simulation, [PopulationId; 2], Vec<ProjectionId>) {
+    cuba_pair_with(threads, |w| ValueSpec::Normal { mean: w, std: 0.5 })
+}
+
+/// [`cuba_pair`] with the weights `weights(mean)`.
+fn cuba_pair_with(
+    threads: usize,
+    weights: impl Fn(f64) -> ValueSpec,
+) -> (Simulation, [PopulationId; 2], Vec<ProjectionId>) {
     let mut sim = new_sim(threads);
     let exc = lif(&mut sim, "exc", 24_000);
     let inh = lif(&mut sim, "inh", 6_000);
@@ -68,7 +87,7 @@ fn cuba_pair(threads: usize) -> (Simulation, [PopulationId; 2], Vec<ProjectionId
         ("ie", inh, exc, -9.0),
     ];
     for (name, pre, post, w) in pairs.into_iter().chain([("ii", inh, inh, -9.0)]) {
-        projections.push(connect(&mut sim, name, pre, post, w, 0.001));
+        projections.push(connect_with(&mut sim, name, pre, post, weights(w), 0.001));
     }
     (sim, [exc, inh], projections)
 }
@@ -147,17 +166,19 @@ fn an_unvouched_system_that_reads_currents_stops_pulling_with_the_same_results()
 /// The pulled pass carries the next step's decay into its sweep within a run, but not
 /// past its last step: between runs, the currents are those of one thread, and a run in
 /// several calls gives the spikes of one call.
+/// Every projection's current, as bits.
+fn currents(sim: &Simulation, projections: &[ProjectionId]) -> Vec<Vec<u32>> {
+    projections
+        .iter()
+        .map(|&p| {
+            let c = sim.get_projection::<ProjectionCurrent>(p).unwrap();
+            c.0.iter().map(|x| x.to_bits()).collect()
+        })
+        .collect()
+}
+
 #[test]
 fn between_runs_pulled_currents_hold_the_step_s_values() {
-    let currents = |sim: &Simulation, projections: &[ProjectionId]| -> Vec<Vec<u32>> {
-        projections
-            .iter()
-            .map(|&p| {
-                let c = sim.get_projection::<ProjectionCurrent>(p).unwrap();
-                c.0.iter().map(|x| x.to_bits()).collect()
-            })
-            .collect()
-    };
     let (mut one, pops, projections) = cuba_pair(1);
     let spikes_one = run(&mut one, &pops, 200);
     let (mut two, _, projections_two) = cuba_pair(2);
@@ -233,4 +254,40 @@ fn only_projections_the_lif_pass_can_run_whole_are_pulled() {
         ],
     );
     assert_eq!(verdicts, [true, false, false, false, false, false]);
+}
+
+/// With one weight per projection, each share pushes the spikes it finds
+/// (`lif_push`): through several runs, and across the switches between the team and its
+/// driver alone within a run (the team's probe runs steps 64–127 on the driver alone, so
+/// the post ranges change under pushed outboxes twice), spikes and currents are those of
+/// one thread, bit for bit, on 2 and 3 threads.
+#[test]
+fn pushed_delivery_gives_one_thread_s_spikes_and_currents() {
+    let runs = [120u64, 1, 79, 200];
+    let total: u64 = runs.iter().sum();
+    let scalar = |w: f64| ValueSpec::Scalar(w);
+    let (mut one, pops, projections) = cuba_pair_with(1, scalar);
+    let spikes_one = run(&mut one, &pops, total);
+    let counts: Vec<usize> = spikes_one.iter().map(Vec::len).collect();
+    assert!(counts.iter().all(|&n| n > 2_000), "spikes: {counts:?}");
+    for threads in [2, 3] {
+        let (mut team, _, projections_team) = cuba_pair_with(threads, scalar);
+        let recorders: Vec<_> = pops
+            .iter()
+            .map(|&p| team.record_spikes(p).unwrap())
+            .collect();
+        for steps in runs {
+            team.run_steps(steps).unwrap();
+        }
+        assert_eq!(pulled(&team, &projections_team), [true; 4]);
+        let spikes: Vec<Vec<SpikeEvent>> = recorders
+            .into_iter()
+            .map(|r| team.recorded_spikes(r).to_vec())
+            .collect();
+        assert!(spikes == spikes_one, "{threads} threads: spikes differ");
+        assert!(
+            currents(&one, &projections) == currents(&team, &projections_team),
+            "{threads} threads: the currents after the runs differ"
+        );
+    }
 }

@@ -52,7 +52,9 @@
 //! single-exponential projections, each thread on its own range
 //! ([`ember_engine::pull`]), and its sweep stores the next step's decay of those currents
 //! while it reads them (*carried decay*, `RawCurrents`; not past the last step of a
-//! run).
+//! run). With one weight per projection, each thread then delivers the spikes it has just
+//! found instead of every thread reading every spike's row in the next step
+//! (*pushed delivery*, `lif_push`).
 
 use std::cell::RefCell;
 
@@ -69,6 +71,7 @@ use ember_engine::{
 };
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
+use crate::neurons::lif_push::{Arrival, Pushes};
 use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory_elapsed};
 
 /// LIF parameters (see the module docs for equations and units).
@@ -1080,6 +1083,10 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
 /// `Sum` aggregation of the incoming currents fused in as well
 /// ([`ember_engine::FusedAggregation`]). Populations whose currents are fused in the
 /// neuron loop run in one parallel section ([`LifBatch`]).
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a system's parameters: the pass's state between steps is two locals"
+)]
 pub fn lif_system(
     clock: Res<Clock>,
     visibility: Option<Res<InputVisibility>>,
@@ -1087,6 +1094,7 @@ pub fn lif_system(
     currents: Query<&ProjectionCurrent, Without<Pulled>>,
     pulled: Query<PulledProjection<'_>, With<Pulled>>,
     mut previous: Local<PreviousSpikes>,
+    mut pushes: Local<Pushes>,
     span: Option<Res<RunSpan>>,
 ) {
     let dt = clock.dt();
@@ -1129,6 +1137,8 @@ pub fn lif_system(
         let item = (!complete).then(|| unsafe { pulled.get_unchecked(p) }.ok())??;
         Some(PulledInput::new(item, previous))
     };
+    let pushes = &mut *pushes;
+    let parity = (clock.step % 2) as usize;
     let mut batch = LifBatch::new(dt);
     for (id, pop, kernel, lock, input, v, r, spikes, (agg, incoming)) in &mut q {
         let n = pop.size as usize;
@@ -1142,7 +1152,13 @@ pub fn lif_system(
         if pulling {
             for (k, &p) in sources.iter().enumerate() {
                 match take_pulled(p) {
-                    Some(input) => pulled_in.push(input),
+                    Some(mut input) => {
+                        // SAFETY: no section is running; the whole current is this
+                        // projection's.
+                        let current = unsafe { input.out.range(0..input.out.len()) };
+                        input.arrival = pushes.arrival(input.projection, n, current);
+                        pulled_in.push(input);
+                    }
                     None if k == 0 => break,
                     None => unreachable!("the engine pulls all incoming projections or none"),
                 }
@@ -1197,9 +1213,10 @@ pub fn lif_system(
                 JobInput::Zero
             };
             if batch.is_full() {
-                batch.run();
+                batch.run(pushes, parity);
             }
             let job = LifJob {
+                id,
                 kernel,
                 lock,
                 input,
@@ -1246,7 +1263,7 @@ pub fn lif_system(
             }
         }
     }
-    batch.run();
+    batch.run(pushes, parity);
 }
 
 /// How many population copies a [`LifBatch`] holds.
@@ -1333,6 +1350,12 @@ impl PreviousSpikes {
 /// A projection pulled into a [`LifJob`]: each share decays and delivers into its part of
 /// the current right before integrating those neurons.
 struct PulledInput<'a> {
+    /// The projection.
+    projection: Entity,
+    /// Its pre population.
+    pre: Entity,
+    /// How the previous step's spikes arrive in this step.
+    arrival: Arrival,
     conn: &'a Connectivity,
     weights: &'a Weights,
     /// The pre population's spikes of the previous step.
@@ -1359,8 +1382,11 @@ impl<'a> PulledInput<'a> {
         ),
         previous: &'a PreviousSpikes,
     ) -> Self {
-        let (_, from, conn, weights, current, out) = item;
+        let (projection, from, conn, weights, current, out) = item;
         PulledInput {
+            projection,
+            pre: from.0,
+            arrival: Arrival::Pull,
             conn,
             weights,
             spikes: previous.of(from.0),
@@ -1372,6 +1398,8 @@ impl<'a> PulledInput<'a> {
 
 /// One population copy's LIF pass (with fused currents) in a [`LifBatch`].
 struct LifJob<'a> {
+    /// The population.
+    id: Entity,
     kernel: &'a LifKernel,
     lock: bool,
     input: JobInput<'a>,
@@ -1438,8 +1466,37 @@ impl<'a> LifBatch<'a> {
         self.spikes.push(spikes);
     }
 
-    /// Runs the queued passes and empties the batch.
-    fn run(&mut self) {
+    /// The pulled inputs this step pushes (see `lif_push`), as `(input, pre job, slot)`:
+    /// those of a job that carries its decay, with a scalar weight, sorted sparse rows and
+    /// the pre population in this batch. `writers`: the shares of this step's section.
+    fn prepare_pushes(
+        &self,
+        pushes: &mut Pushes,
+        parity: usize,
+        writers: usize,
+    ) -> arrayvec::ArrayVec<(usize, usize, usize), WALKED_PULLED> {
+        let mut out = arrayvec::ArrayVec::new();
+        for job in self.jobs.iter().filter(|j| j.carry) {
+            for input in job.pulled.clone() {
+                let p = &self.pulled[input];
+                let Param::Scalar(w) = p.weights.0 else {
+                    continue;
+                };
+                let pre = self.jobs.iter().position(|j| j.id == p.pre);
+                let Some(pre) = pre.filter(|_| ember_engine::rows_pushable(p.conn)) else {
+                    continue;
+                };
+                let (n, add) = (job.voltage.len(), p.current.scale * w);
+                let slot = pushes.prepare(p.projection, parity, writers, n, job.cut, add);
+                out.push((input, pre, slot));
+            }
+        }
+        out
+    }
+
+    /// Runs the queued passes and empties the batch (`parity`: the step's, for the
+    /// pushes' outboxes).
+    fn run(&mut self, pushes: &mut Pushes, parity: usize) {
         if self.jobs.is_empty() {
             return;
         }
@@ -1450,15 +1507,41 @@ impl<'a> LifBatch<'a> {
                 any_cut |= job.cut > 1;
             }
         }
+        let writers = if any_cut {
+            parallel::parts(usize::MAX, 0)
+        } else {
+            1
+        };
+        let pushed = self.prepare_pushes(pushes, parity, writers);
         let (jobs, pulled, dt) = (&self.jobs[..], &self.pulled[..], self.dt);
+        let pushes = &*pushes;
+        // Share `m` delivers the spikes it found through the pushed projections.
+        let push = |m: usize, lists: &[&[u32]]| {
+            for &(input, pre, slot) in &pushed {
+                let p = &pulled[input];
+                // SAFETY: share `m`'s range of the post population's current, whose pass
+                // it ran in this section; the outboxes it writes are its own.
+                unsafe {
+                    let own = p.out.range(pushes.own_range(slot, m));
+                    pushes.push(slot, parity, m, p.conn, lists[pre], own);
+                }
+            }
+        };
         if any_cut {
-            parallel::for_each_share_collecting(&mut self.spikes, |m, _, j, spikes| {
-                jobs[j].run_share(dt, m, spikes, pulled);
-            });
+            parallel::for_each_share_collecting_then(
+                &mut self.spikes,
+                |m, _, j, spikes| jobs[j].run_share(dt, m, spikes, pulled, pushes),
+                |m, _, lists| push(m, lists),
+            );
         } else {
             // Nothing to cut: no section, every population whole on this thread.
             for (job, out) in jobs.iter().zip(&mut self.spikes) {
-                job.run_share(dt, 0, out, pulled);
+                job.run_share(dt, 0, out, pulled, pushes);
+            }
+            if !pushed.is_empty() {
+                let lists: arrayvec::ArrayVec<&[u32], BATCH_POPULATIONS> =
+                    self.spikes.iter().map(|s| &s[..]).collect();
+                push(0, &lists);
             }
         }
         self.jobs.clear();
@@ -1469,8 +1552,15 @@ impl<'a> LifBatch<'a> {
 
 impl LifJob<'_> {
     /// Share `m`'s part of the pass, its spikes appended to `spikes` (`pulled`: the
-    /// batch's pulled inputs).
-    fn run_share(&self, dt: f32, m: usize, spikes: &mut Vec<u32>, pulled: &[PulledInput<'_>]) {
+    /// batch's pulled inputs; `pushes`: what they received from other shares).
+    fn run_share(
+        &self,
+        dt: f32,
+        m: usize,
+        spikes: &mut Vec<u32>,
+        pulled: &[PulledInput<'_>],
+        pushes: &Pushes,
+    ) {
         let n = self.voltage.len();
         let range = match self.cut {
             0 | 1 if m == 0 => 0..n,
@@ -1505,7 +1595,14 @@ impl LifJob<'_> {
                         part.iter_mut().for_each(|i| *i *= decay);
                     }
                 };
-                prepare_and_deliver_part(p.conn, p.weights, p.spikes, scale, lo, part, decay_part);
+                match p.arrival {
+                    Arrival::Pull => prepare_and_deliver_part(
+                        p.conn, p.weights, p.spikes, scale, lo, part, decay_part,
+                    ),
+                    // SAFETY: this share's range, in the section after the push.
+                    Arrival::Outboxes { slot } => unsafe { pushes.receive(slot, m, lo, part) },
+                    Arrival::Done => {}
+                }
                 *ptr = part.as_mut_ptr();
                 *d = decay;
             }

@@ -9,6 +9,7 @@ pub mod izhikevich;
 pub mod lif;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
 mod lif_lanes;
+mod lif_push;
 pub mod qif;
 
 /// Below this many neurons per batch copy a kernel runs on one thread: handing a section to
