@@ -1,5 +1,5 @@
 //! The fused LIF pass for one shared set of coefficients, written with AVX2 intrinsics
-//! (AVX-512 where the target has it: `wide`).
+//! (AVX-512 where the target has it).
 //!
 //! Why: the portable loop in [`super::lif`] vectorises, but it can only hand its spikes on
 //! as one 32-bit lane mask per neuron (a 32-byte store per 8 neurons, then a scan of 4 KiB
@@ -22,13 +22,6 @@
 //! voltages, refractory times, input totals and spikes are bit-identical to it; the tests
 //! of `lif` compare the two on every input mode, current count and `refrac_lock`.
 
-#[cfg(not(target_feature = "avx512f"))]
-use std::arch::x86_64::{
-    __m256, _CMP_GE_OQ, _CMP_LT_OQ, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps, _mm256_cmp_ps,
-    _mm256_loadu_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_storeu_ps, _mm256_sub_ps,
-};
-
 use super::lif::LifCoefficients;
 
 /// Where the pass gets each neuron's input before the currents are added, and whether it
@@ -42,20 +35,189 @@ pub(crate) enum Input<'a> {
     Keep(&'a mut [f32]),
 }
 
-/// Coefficients broadcast to the 8 lanes.
+/// One vector register of `f32` lanes and the operations the pass needs on it: 8 lanes
+/// with AVX2 ([`avx2::F32x8`]), 16 with AVX-512F ([`avx512::F32x16`]), whose comparisons
+/// give a mask register instead of a vector. The pass is written once over this trait.
+///
+/// # Safety
+/// Implementations call intrinsics of their target feature; they are compiled only where
+/// the feature is enabled. Loads and stores need `LANES` valid elements at the pointer.
+trait Vector: Copy {
+    /// Lanes per register (8 or 16).
+    const LANES: usize;
+    /// The result of a comparison, one bit or lane per lane.
+    type Mask: Copy;
+    fn splat(x: f32) -> Self;
+    fn zero() -> Self;
+    /// # Safety
+    /// `p` points to `LANES` readable elements.
+    unsafe fn load(p: *const f32) -> Self;
+    /// # Safety
+    /// `p` points to `LANES` writable elements.
+    unsafe fn store(self, p: *mut f32);
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// `self < o`, ordered (false on NaN).
+    fn lt(self, o: Self) -> Self::Mask;
+    /// `m ∧ self ≥ o`, ordered.
+    fn ge_and(self, o: Self, m: Self::Mask) -> Self::Mask;
+    /// `b` in the lanes of `m`, `a` elsewhere.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// Bit `l` set for lane `l` of `m`.
+    fn bits(m: Self::Mask) -> u32;
+}
+
+/// The 8-lane vector of AVX2.
 #[cfg(not(target_feature = "avx512f"))]
-struct Lanes {
-    rest: __m256,
-    reset: __m256,
-    thresh: __m256,
-    refrac_t: __m256,
-    decay: __m256,
-    resistance: __m256,
-    dt: __m256,
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256, _CMP_GE_OQ, _CMP_LT_OQ, _mm256_add_ps, _mm256_and_ps, _mm256_blendv_ps,
+        _mm256_cmp_ps, _mm256_loadu_ps, _mm256_movemask_ps, _mm256_mul_ps, _mm256_set1_ps,
+        _mm256_setzero_ps, _mm256_storeu_ps, _mm256_sub_ps,
+    };
+
+    /// Eight `f32` lanes; masks are vectors of all-ones or zero lanes.
+    #[derive(Clone, Copy)]
+    pub(super) struct F32x8(__m256);
+
+    // SAFETY (every method): this module is compiled only where AVX2 (and so AVX) is
+    // enabled; loads and stores have the caller's `LANES` elements.
+    impl super::Vector for F32x8 {
+        const LANES: usize = 8;
+        type Mask = __m256;
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x8(unsafe { _mm256_set1_ps(x) })
+        }
+        #[inline(always)]
+        fn zero() -> Self {
+            F32x8(unsafe { _mm256_setzero_ps() })
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            F32x8(unsafe { _mm256_loadu_ps(p) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            unsafe { _mm256_storeu_ps(p, self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            F32x8(unsafe { _mm256_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            F32x8(unsafe { _mm256_sub_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            F32x8(unsafe { _mm256_mul_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> __m256 {
+            unsafe { _mm256_cmp_ps::<_CMP_LT_OQ>(self.0, o.0) }
+        }
+        #[inline(always)]
+        fn ge_and(self, o: Self, m: __m256) -> __m256 {
+            unsafe { _mm256_and_ps(m, _mm256_cmp_ps::<_CMP_GE_OQ>(self.0, o.0)) }
+        }
+        #[inline(always)]
+        fn select(m: __m256, a: Self, b: Self) -> Self {
+            F32x8(unsafe { _mm256_blendv_ps(a.0, b.0, m) })
+        }
+        #[inline(always)]
+        fn bits(m: __m256) -> u32 {
+            unsafe { _mm256_movemask_ps(m) as u32 }
+        }
+    }
+}
+
+/// The 16-lane vector of AVX-512F.
+#[cfg(target_feature = "avx512f")]
+mod avx512 {
+    use std::arch::x86_64::{
+        __m512, __mmask16, _CMP_GE_OQ, _CMP_LT_OQ, _mm512_add_ps, _mm512_cmp_ps_mask,
+        _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mul_ps,
+        _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
+    };
+
+    /// Sixteen `f32` lanes; masks are mask registers (one bit per lane).
+    #[derive(Clone, Copy)]
+    pub(super) struct F32x16(__m512);
+
+    // SAFETY (every method): this module is compiled only where AVX-512F is enabled;
+    // loads and stores have the caller's `LANES` elements.
+    impl super::Vector for F32x16 {
+        const LANES: usize = 16;
+        type Mask = __mmask16;
+        #[inline(always)]
+        fn splat(x: f32) -> Self {
+            F32x16(unsafe { _mm512_set1_ps(x) })
+        }
+        #[inline(always)]
+        fn zero() -> Self {
+            F32x16(unsafe { _mm512_setzero_ps() })
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> Self {
+            F32x16(unsafe { _mm512_loadu_ps(p) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, p: *mut f32) {
+            unsafe { _mm512_storeu_ps(p, self.0) }
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            F32x16(unsafe { _mm512_add_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            F32x16(unsafe { _mm512_sub_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            F32x16(unsafe { _mm512_mul_ps(self.0, o.0) })
+        }
+        #[inline(always)]
+        fn lt(self, o: Self) -> __mmask16 {
+            unsafe { _mm512_cmp_ps_mask::<_CMP_LT_OQ>(self.0, o.0) }
+        }
+        #[inline(always)]
+        fn ge_and(self, o: Self, m: __mmask16) -> __mmask16 {
+            unsafe { _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(m, self.0, o.0) }
+        }
+        #[inline(always)]
+        fn select(m: __mmask16, a: Self, b: Self) -> Self {
+            F32x16(unsafe { _mm512_mask_blend_ps(m, a.0, b.0) })
+        }
+        #[inline(always)]
+        fn bits(m: __mmask16) -> u32 {
+            u32::from(m)
+        }
+    }
+}
+
+/// The widest vector of the target.
+#[cfg(not(target_feature = "avx512f"))]
+type Wide = avx2::F32x8;
+/// The widest vector of the target.
+#[cfg(target_feature = "avx512f")]
+type Wide = avx512::F32x16;
+
+/// Coefficients broadcast to every lane.
+struct Lanes<V> {
+    rest: V,
+    reset: V,
+    thresh: V,
+    refrac_t: V,
+    decay: V,
+    resistance: V,
+    dt: V,
     /// `Δt·10⁻⁴`: a remaining refractory time below it has elapsed.
-    elapsed_below: __m256,
+    elapsed_below: V,
     /// Each current's carried decay factor (see [`lif_words`]).
-    carry: [__m256; 4],
+    carry: [V; 4],
 }
 
 /// Runs the first `32·⌊n/32⌋` of the `n = voltage.len()` neurons: sets bit `b` of
@@ -105,20 +267,16 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
     let mut cur = [std::ptr::null::<f32>(); 4];
     cur[..currents.len()].copy_from_slice(currents);
     let decays = carry.unwrap_or([1.0; 4]);
-    // SAFETY: this module is compiled only where AVX2 (and so AVX) is enabled.
-    #[cfg(not(target_feature = "avx512f"))]
-    let c = unsafe {
-        Lanes {
-            rest: _mm256_set1_ps(k.rest_v),
-            reset: _mm256_set1_ps(k.reset_v),
-            thresh: _mm256_set1_ps(k.thresh_v),
-            refrac_t: _mm256_set1_ps(k.refrac_t),
-            decay: _mm256_set1_ps(k.decay),
-            resistance: _mm256_set1_ps(k.resistance),
-            dt: _mm256_set1_ps(dt),
-            elapsed_below: _mm256_set1_ps(dt * 1e-4),
-            carry: decays.map(|d| _mm256_set1_ps(d)),
-        }
+    let c = Lanes::<Wide> {
+        rest: Wide::splat(k.rest_v),
+        reset: Wide::splat(k.reset_v),
+        thresh: Wide::splat(k.thresh_v),
+        refrac_t: Wide::splat(k.refrac_t),
+        decay: Wide::splat(k.decay),
+        resistance: Wide::splat(k.resistance),
+        dt: Wide::splat(dt),
+        elapsed_below: Wide::splat(dt * 1e-4),
+        carry: decays.map(Wide::splat),
     };
     let (v, r, w) = (
         voltage.as_mut_ptr(),
@@ -126,8 +284,6 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
         words.as_mut_ptr(),
     );
     let unit = k.resistance == 1.0;
-    #[cfg(target_feature = "avx512f")]
-    let c = wide::Lanes16::new(k, dt, decays);
     macro_rules! run {
         ($n:literal, $mode:literal) => {
             // SAFETY: every array holds at least `n32` elements (asserted above, and the
@@ -136,18 +292,18 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
             // caller's contract) are written; `Read` mode never writes through its pointer.
             unsafe {
                 match (unit, carry.is_some()) {
-                    (true, false) => {
-                        words_loop::<LOCK, $n, $mode, true, false>(&c, input, &cur, v, r, w, n32)
-                    }
-                    (false, false) => {
-                        words_loop::<LOCK, $n, $mode, false, false>(&c, input, &cur, v, r, w, n32)
-                    }
-                    (true, true) => {
-                        words_loop::<LOCK, $n, $mode, true, true>(&c, input, &cur, v, r, w, n32)
-                    }
-                    (false, true) => {
-                        words_loop::<LOCK, $n, $mode, false, true>(&c, input, &cur, v, r, w, n32)
-                    }
+                    (true, false) => words_loop::<Wide, LOCK, $n, $mode, true, false>(
+                        &c, input, &cur, v, r, w, n32,
+                    ),
+                    (false, false) => words_loop::<Wide, LOCK, $n, $mode, false, false>(
+                        &c, input, &cur, v, r, w, n32,
+                    ),
+                    (true, true) => words_loop::<Wide, LOCK, $n, $mode, true, true>(
+                        &c, input, &cur, v, r, w, n32,
+                    ),
+                    (false, true) => words_loop::<Wide, LOCK, $n, $mode, false, true>(
+                        &c, input, &cur, v, r, w, n32,
+                    ),
                 }
             }
         };
@@ -171,9 +327,9 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
     (n32, any)
 }
 
-#[cfg(not(target_feature = "avx512f"))]
 /// The loop of [`lif_words`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep),
-/// `UNIT` (`R = 1`, the multiply folded) and `CARRY` (the currents decayed in place).
+/// `UNIT` (`R = 1`, the multiply folded) and `CARRY` (the currents decayed in place), on
+/// vectors `V`.
 ///
 /// # Safety
 /// `v`, `r`, each of `cur[..N]` and (modes 1, 2) `input` point to at least `n32` elements,
@@ -181,13 +337,14 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
 /// writable.
 #[inline(always)]
 unsafe fn words_loop<
+    V: Vector,
     const LOCK: bool,
     const N: usize,
     const MODE: u8,
     const UNIT: bool,
     const CARRY: bool,
 >(
-    c: &Lanes,
+    c: &Lanes<V>,
     input: *mut f32,
     cur: &[*const f32; 4],
     v: *mut f32,
@@ -195,239 +352,90 @@ unsafe fn words_loop<
     words: *mut u32,
     n32: usize,
 ) -> bool {
-    // Byte `k` of the words (little-endian) holds neurons `8k..8k + 8`: one byte store
-    // per 8 neurons (x86-64 is little-endian, so word `w` gets neurons `32w..32w + 32`).
+    // Byte `k` of the words (little-endian) holds neurons `8k..8k + 8`: one store of
+    // `LANES/8` bytes per vector (x86-64 is little-endian, so word `w` gets neurons
+    // `32w..32w + 32`).
     let bytes = words.cast::<u8>();
     let mut any = 0u32;
-    for i in (0..n32).step_by(8) {
-        // SAFETY: `i + 8 ≤ n32` (the caller's contract), and byte `i/8` lies in word
-        // `i/32 < n32/32`.
+    for i in (0..n32).step_by(V::LANES) {
+        // SAFETY: `i + LANES ≤ n32` (the caller's contract), and bytes `i/8..(i + LANES)/8`
+        // lie in word `i/32 < n32/32`.
         unsafe {
-            let bits = lane8::<LOCK, N, MODE, UNIT, CARRY>(c, input, cur, v, r, i);
-            bytes.add(i / 8).write(bits as u8);
+            let bits = lanes::<V, LOCK, N, MODE, UNIT, CARRY>(c, input, cur, v, r, i);
+            if V::LANES == 16 {
+                bytes.add(i / 8).cast::<u16>().write_unaligned(bits as u16);
+            } else {
+                bytes.add(i / 8).write(bits as u8);
+            }
             any |= bits;
         }
     }
     any != 0
 }
 
-/// Neurons `i..i + 8`: the portable `lif_neuron` with the constant reset, on 8 lanes;
-/// returns the spike bits (bit `l` for neuron `i + l`).
+/// Neurons `i..i + LANES`: the portable `lif_neuron` with the constant reset, one neuron
+/// per lane; returns the spike bits (bit `l` for neuron `i + l`).
 ///
 /// # Safety
-/// As [`words_loop`], with `i + 8 ≤ n32`.
-#[cfg(not(target_feature = "avx512f"))]
+/// As [`words_loop`], with `i + LANES ≤ n32`.
 #[inline(always)]
-unsafe fn lane8<
+unsafe fn lanes<
+    V: Vector,
     const LOCK: bool,
     const N: usize,
     const MODE: u8,
     const UNIT: bool,
     const CARRY: bool,
 >(
-    c: &Lanes,
+    c: &Lanes<V>,
     input: *mut f32,
     cur: &[*const f32; 4],
     v: *mut f32,
     r: *mut f32,
     i: usize,
 ) -> u32 {
-    // SAFETY: every pointer is valid for `i..i + 8` (the caller's contract); AVX2 is
-    // enabled wherever this module is compiled.
+    // SAFETY: every pointer is valid for `i..i + LANES` (the caller's contract).
     unsafe {
-        let zero = _mm256_setzero_ps();
+        let zero = V::zero();
         // The total input: `(…((base + c₀) + c₁) + …)`, or `(…(c₀ + c₁) + …)` from a
         // zero input (as `InputTotal::sum`).
         let mut loaded = [zero; 4];
         for (l, p) in loaded.iter_mut().zip(&cur[..N]) {
-            *l = _mm256_loadu_ps(p.add(i));
+            *l = V::load(p.add(i));
         }
         let (mut x, rest) = match (MODE, N) {
             (0, 0) => (zero, &loaded[..0]),
             (0, _) => (loaded[0], &loaded[1..N]),
-            _ => (_mm256_loadu_ps(input.add(i)), &loaded[..N]),
+            _ => (V::load(input.add(i)), &loaded[..N]),
         };
         for &l in rest {
-            x = _mm256_add_ps(x, l);
+            x = x.add(l);
         }
         if CARRY {
             for ((p, &l), &d) in cur[..N].iter().zip(&loaded).zip(&c.carry) {
-                _mm256_storeu_ps(p.cast_mut().add(i), _mm256_mul_ps(l, d));
+                l.mul(d).store(p.cast_mut().add(i));
             }
         }
         if MODE == 2 {
-            _mm256_storeu_ps(input.add(i), x);
+            x.store(input.add(i));
         }
-        let v_old = _mm256_loadu_ps(v.add(i));
+        let v_old = V::load(v.add(i));
         // `settle_refractory_elapsed(r − Δt, Δt)`.
-        let r_minus_dt = _mm256_sub_ps(_mm256_loadu_ps(r.add(i)), c.dt);
-        let active = _mm256_cmp_ps::<_CMP_LT_OQ>(r_minus_dt, c.elapsed_below);
-        let rem = _mm256_blendv_ps(r_minus_dt, zero, active);
+        let r_minus_dt = V::load(r.add(i)).sub(c.dt);
+        let active = r_minus_dt.lt(c.elapsed_below);
+        let rem = V::select(active, r_minus_dt, zero);
         // `(V_rest + ri) + ((V − V_rest) − ri)·decay`.
-        let integrate = |ri: __m256| {
-            let above = _mm256_sub_ps(_mm256_sub_ps(v_old, c.rest), ri);
-            _mm256_add_ps(_mm256_add_ps(c.rest, ri), _mm256_mul_ps(above, c.decay))
+        let integrate = |ri: V| {
+            let above = v_old.sub(c.rest).sub(ri);
+            c.rest.add(ri).add(above.mul(c.decay))
         };
-        let ri = if UNIT {
-            x
-        } else {
-            _mm256_mul_ps(c.resistance, x)
-        };
+        let ri = if UNIT { x } else { c.resistance.mul(x) };
         let integrated = integrate(ri);
         let held = if LOCK { v_old } else { integrate(zero) };
-        let v_new = _mm256_blendv_ps(held, integrated, active);
-        let spike = _mm256_and_ps(active, _mm256_cmp_ps::<_CMP_GE_OQ>(v_new, c.thresh));
-        _mm256_storeu_ps(v.add(i), _mm256_blendv_ps(v_new, c.reset, spike));
-        _mm256_storeu_ps(r.add(i), _mm256_blendv_ps(rem, c.refrac_t, spike));
-        _mm256_movemask_ps(spike) as u32
+        let v_new = V::select(active, held, integrated);
+        let spike = v_new.ge_and(c.thresh, active);
+        V::select(spike, v_new, c.reset).store(v.add(i));
+        V::select(spike, rem, c.refrac_t).store(r.add(i));
+        V::bits(spike)
     }
 }
-
-/// The AVX-512 form of the loop: 16 neurons per iteration, the same operations per lane.
-/// Spike bits come straight from the comparison's mask register (two bytes per 16
-/// neurons).
-#[cfg(target_feature = "avx512f")]
-mod wide {
-    use std::arch::x86_64::{
-        __m512, __mmask16, _CMP_GE_OQ, _CMP_LT_OQ, _mm512_add_ps, _mm512_cmp_ps_mask,
-        _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_cmp_ps_mask, _mm512_mul_ps,
-        _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps,
-    };
-
-    use super::LifCoefficients;
-
-    /// Coefficients broadcast to the 16 lanes (as the 8-lane `Lanes`).
-    pub(super) struct Lanes16 {
-        rest: __m512,
-        reset: __m512,
-        thresh: __m512,
-        refrac_t: __m512,
-        decay: __m512,
-        resistance: __m512,
-        dt: __m512,
-        elapsed_below: __m512,
-        carry: [__m512; 4],
-    }
-
-    impl Lanes16 {
-        pub(super) fn new(k: &LifCoefficients, dt: f32, decays: [f32; 4]) -> Self {
-            // SAFETY: this module is compiled only where AVX-512F is enabled.
-            unsafe {
-                Lanes16 {
-                    rest: _mm512_set1_ps(k.rest_v),
-                    reset: _mm512_set1_ps(k.reset_v),
-                    thresh: _mm512_set1_ps(k.thresh_v),
-                    refrac_t: _mm512_set1_ps(k.refrac_t),
-                    decay: _mm512_set1_ps(k.decay),
-                    resistance: _mm512_set1_ps(k.resistance),
-                    dt: _mm512_set1_ps(dt),
-                    elapsed_below: _mm512_set1_ps(dt * 1e-4),
-                    carry: decays.map(|d| _mm512_set1_ps(d)),
-                }
-            }
-        }
-    }
-
-    /// [`super::lif_words`]'s loop on 16 lanes; the contract of the 8-lane one.
-    ///
-    /// # Safety
-    /// As the 8-lane `words_loop`.
-    #[inline(always)]
-    pub(super) unsafe fn words_loop<
-        const LOCK: bool,
-        const N: usize,
-        const MODE: u8,
-        const UNIT: bool,
-        const CARRY: bool,
-    >(
-        c: &Lanes16,
-        input: *mut f32,
-        cur: &[*const f32; 4],
-        v: *mut f32,
-        r: *mut f32,
-        words: *mut u32,
-        n32: usize,
-    ) -> bool {
-        // Bytes `2k, 2k + 1` of the words hold neurons `16k..16k + 16` (little-endian).
-        let halves = words.cast::<u16>();
-        let mut any: __mmask16 = 0;
-        for i in (0..n32).step_by(16) {
-            // SAFETY: `i + 16 ≤ n32`, and half-word `i/16` lies in word `i/32 < n32/32`.
-            unsafe {
-                let bits = lane16::<LOCK, N, MODE, UNIT, CARRY>(c, input, cur, v, r, i);
-                halves.add(i / 16).write(bits);
-                any |= bits;
-            }
-        }
-        any != 0
-    }
-
-    /// Neurons `i..i + 16`: `lane8`'s operations on 16 lanes; returns the spike bits.
-    ///
-    /// # Safety
-    /// As [`words_loop`], with `i + 16 ≤ n32`.
-    #[inline(always)]
-    unsafe fn lane16<
-        const LOCK: bool,
-        const N: usize,
-        const MODE: u8,
-        const UNIT: bool,
-        const CARRY: bool,
-    >(
-        c: &Lanes16,
-        input: *mut f32,
-        cur: &[*const f32; 4],
-        v: *mut f32,
-        r: *mut f32,
-        i: usize,
-    ) -> __mmask16 {
-        // SAFETY: every pointer is valid for `i..i + 16` (the caller's contract);
-        // AVX-512F is enabled wherever this module is compiled.
-        unsafe {
-            let zero = _mm512_setzero_ps();
-            let mut loaded = [zero; 4];
-            for (l, p) in loaded.iter_mut().zip(&cur[..N]) {
-                *l = _mm512_loadu_ps(p.add(i));
-            }
-            let (mut x, rest) = match (MODE, N) {
-                (0, 0) => (zero, &loaded[..0]),
-                (0, _) => (loaded[0], &loaded[1..N]),
-                _ => (_mm512_loadu_ps(input.add(i)), &loaded[..N]),
-            };
-            for &l in rest {
-                x = _mm512_add_ps(x, l);
-            }
-            if CARRY {
-                for ((p, &l), &d) in cur[..N].iter().zip(&loaded).zip(&c.carry) {
-                    _mm512_storeu_ps(p.cast_mut().add(i), _mm512_mul_ps(l, d));
-                }
-            }
-            if MODE == 2 {
-                _mm512_storeu_ps(input.add(i), x);
-            }
-            let v_old = _mm512_loadu_ps(v.add(i));
-            let r_minus_dt = _mm512_sub_ps(_mm512_loadu_ps(r.add(i)), c.dt);
-            let active = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(r_minus_dt, c.elapsed_below);
-            let rem = _mm512_mask_blend_ps(active, r_minus_dt, zero);
-            let integrate = |ri: __m512| {
-                let above = _mm512_sub_ps(_mm512_sub_ps(v_old, c.rest), ri);
-                _mm512_add_ps(_mm512_add_ps(c.rest, ri), _mm512_mul_ps(above, c.decay))
-            };
-            let ri = if UNIT {
-                x
-            } else {
-                _mm512_mul_ps(c.resistance, x)
-            };
-            let integrated = integrate(ri);
-            let held = if LOCK { v_old } else { integrate(zero) };
-            let v_new = _mm512_mask_blend_ps(active, held, integrated);
-            let spike = _mm512_mask_cmp_ps_mask::<_CMP_GE_OQ>(active, v_new, c.thresh);
-            _mm512_storeu_ps(v.add(i), _mm512_mask_blend_ps(spike, v_new, c.reset));
-            _mm512_storeu_ps(r.add(i), _mm512_mask_blend_ps(spike, rem, c.refrac_t));
-            spike
-        }
-    }
-}
-
-#[cfg(target_feature = "avx512f")]
-use wide::words_loop;
