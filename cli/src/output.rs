@@ -33,7 +33,7 @@ pub fn time_of(step: u64, step_time: f64) -> f32 {
 ///
 /// A run can have millions of rows, so each is assembled in a buffer with fixed-size copies
 /// of its population's `name,` and its step's `,step,time` (formatted once per step,
-/// [`TimeText`]) rather than through `write!`.
+/// `TimeText`) rather than through `write!`.
 pub fn write_spikes_csv(
     out: &mut impl Write,
     pops: &[PopulationSpikes<'_>],

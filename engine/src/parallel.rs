@@ -751,7 +751,7 @@ pub fn for_each_part_collecting<S: Split>(
 /// of [`for_each_part`] and [`for_each_part_collecting`], so a pass that cuts an array with
 /// `share_range` gives each thread the elements those functions give it. Parts are
 /// [`PART_ALIGN`]-aligned, so some may be empty. Equal parts, unless this thread belongs to
-/// a team whose [`CutPlan`] gives share 0 a smaller lead part of arrays of this length.
+/// a team whose `CutPlan` gives share 0 a smaller lead part of arrays of this length.
 pub fn share_range(len: usize, k: usize, m: usize) -> std::ops::Range<usize> {
     let lead = PLAN.with(|p| {
         let plan = p.get();

@@ -203,7 +203,7 @@ enum Columns {
     },
     /// Every pre neuron i: synapse i·post + j.
     Dense { pre: usize, post: usize },
-    /// Every neuron i ≠ j: synapse i·(n − 1) + j − [j > i].
+    /// Every neuron i ≠ j: synapse `i·(n − 1) + j − [j > i]`.
     Lateral { n: usize },
     /// Neuron j: synapse j.
     Diagonal,

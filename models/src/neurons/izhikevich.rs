@@ -388,7 +388,7 @@ fn shown(name: &str, p: &Param, i: usize, v: f32) -> String {
 }
 
 /// Every value of `p` is finite and satisfies `ok`; otherwise `param` gets "must be {what},
-/// got {v}", naming the neuron if `p` is per neuron ("got b[17] = 0.3").
+/// got {v}", naming the neuron if `p` is per neuron ("got b\[17\] = 0.3").
 fn each_neuron(
     param: &'static str,
     p: &Param,

@@ -1082,7 +1082,7 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset, with the
 /// `Sum` aggregation of the incoming currents fused in as well
 /// ([`ember_engine::FusedAggregation`]). Populations whose currents are fused in the
-/// neuron loop run in one parallel section ([`LifBatch`]).
+/// neuron loop run in one parallel section (`LifBatch`).
 #[expect(
     clippy::too_many_arguments,
     reason = "a system's parameters: the pass's state between steps is two locals"
