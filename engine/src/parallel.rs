@@ -506,11 +506,17 @@ impl Team {
 const PROBE_STEPS: u64 = 64;
 /// Steps of each probe left out of its timing.
 const PROBE_SKIP: u64 = 8;
-/// Steps run in the chosen mode between two probes, at first and whenever the last probe
-/// was close or chose the driver alone.
+/// Steps run on the team between two probes, at first and whenever the last probe was
+/// close or switched from the driver alone.
 const HOLD_STEPS: u64 = 2048;
+/// Steps run on the driver alone after a probe that switched to it; each further probe it
+/// wins doubles the hold (up to [`MAX_HOLD_STEPS`]). Short, because a wrong switch costs
+/// the whole hold at one thread's speed: one slow minute of the second vCPU, or a few slow
+/// steps of the team inside the 56 timed ones, is enough to lose a probe.
+const SOLO_FIRST_HOLD: u64 = 256;
 /// The longest hold: after each probe in which the team was clearly faster
-/// ([`CLEAR_WIN`]) the hold doubles up to this many steps.
+/// ([`CLEAR_WIN`]), or the driver alone again faster, the hold doubles up to this many
+/// steps.
 const MAX_HOLD_STEPS: u64 = 16 * HOLD_STEPS;
 /// The team's step time, as a fraction of the driver's alone, below which a probe counts
 /// as a clear win for the team.
@@ -519,8 +525,9 @@ const CLEAR_WIN: f64 = 0.8;
 /// Whether the team or its driver alone runs a run's parallel sections, re-decided from
 /// measured step times: after every hold, [`PROBE_STEPS`] steps run on the team and as
 /// many on the driver alone, and the faster mode runs the next hold (the team unless the
-/// driver alone is 3 % faster). The hold is [`HOLD_STEPS`] steps, doubled (up to
-/// [`MAX_HOLD_STEPS`]) after each probe the team won clearly.
+/// driver alone is 3 % faster). On the team the hold is [`HOLD_STEPS`] steps, doubled (up
+/// to [`MAX_HOLD_STEPS`]) after each probe the team won clearly; on the driver alone it is
+/// [`SOLO_FIRST_HOLD`] after a switch and doubles while the driver keeps winning.
 ///
 /// Why: on a shared machine the second core is sometimes slow for minutes (measured on
 /// the project's VM: CUBA 64 000 took 0.45–0.51 s on 2 threads against 0.46 s on 1, and
@@ -588,11 +595,13 @@ impl SoloProbe {
         }
         if p == 2 * PROBE_STEPS - 1 {
             let (team, solo) = (self.team.as_secs_f64(), self.solo.as_secs_f64());
+            let was_solo = self.chosen_solo;
             self.chosen_solo = solo < 0.97 * team;
-            self.hold = if !self.chosen_solo && team < CLEAR_WIN * solo {
-                (2 * self.hold).min(MAX_HOLD_STEPS)
-            } else {
-                HOLD_STEPS
+            self.hold = match (self.chosen_solo, was_solo) {
+                (true, true) => (2 * self.hold).min(MAX_HOLD_STEPS),
+                (true, false) => SOLO_FIRST_HOLD,
+                (false, false) if team < CLEAR_WIN * solo => (2 * self.hold).min(MAX_HOLD_STEPS),
+                (false, _) => HOLD_STEPS,
             };
         }
         self.phase += 1;
@@ -1755,11 +1764,21 @@ mod tests {
         let modes = one_cycle(&mut probe, 90, 100);
         assert_eq!(modes.len(), probes + hold);
         assert!(modes[probes..].iter().all(|&s| !s));
-        // So does a loss, which hands the sections to the driver alone.
+        // A loss hands the sections to the driver alone, for a short hold first, then
+        // doubling while it keeps winning.
         one_cycle(&mut probe, 30, 50);
+        let first = SOLO_FIRST_HOLD as usize;
         let modes = one_cycle(&mut probe, 60, 50);
-        assert_eq!(modes.len(), probes + hold);
+        assert_eq!(modes.len(), probes + first);
         assert!(modes[probes..].iter().all(|&s| s));
+        let lens: Vec<usize> = (0..3)
+            .map(|_| one_cycle(&mut probe, 60, 50).len() - probes)
+            .collect();
+        assert_eq!(lens, [2 * first, 4 * first, 8 * first]);
+        // Back on the team, from the team's first hold (a clear win, but after a switch).
+        let modes = one_cycle(&mut probe, 30, 50);
+        assert_eq!(modes.len(), probes + hold);
+        assert!(modes[probes..].iter().all(|&s| !s));
     }
 
     #[test]
