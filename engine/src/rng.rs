@@ -148,7 +148,9 @@ impl RngStream {
         let k = u.map(|u| ln_open01(u) / ln_q);
         // Every lane checked, without stopping at the first out of range: one vector
         // comparison instead of a compare and branch per draw.
-        if k.iter().fold(true, |all, k| all & (0.0..TWO_POW_52).contains(k)) {
+        if k.iter()
+            .fold(true, |all, k| all & (0.0..TWO_POW_52).contains(k))
+        {
             k.map(small_skip_count)
         } else {
             k.map(skip_count)
