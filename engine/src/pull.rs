@@ -34,7 +34,8 @@
 //! Each current element gets the same operations in the same order either way (decay,
 //! then the spikes' terms in spike and synapse order, then the neuron pass reads it), so
 //! spikes and traces are bit-identical with and without pulling, whatever the thread count.
-//! Only the time a step takes changes.
+//! Only the time a step takes changes. (Pushed delivery, below, adds the terms in another
+//! order, only where every term is the same float.)
 //!
 //! **Pushed delivery.** When every synapse of a pulled projection adds the same term (one
 //! weight for the projection) and its pre population runs in the same section, the `lif`
@@ -42,7 +43,9 @@
 //! at once and into outboxes for the others, which add them at the start of the next step
 //! (`lif_push` in `ember-models`; [`push_rows`](crate::push_rows)). Each row is then read
 //! by one thread instead of every thread. The terms are all the same float, so their order
-//! cannot change a current. Only with a carried decay (below), which it follows.
+//! cannot change a current. Only with a carried decay (below), which it follows; like it,
+//! a pushed current is incomplete between steps (the outboxes not yet added), which the
+//! same rules about systems that might look make invisible.
 //!
 //! **Carried decay.** The neuron pass reads each pulled current anyway; while the value is
 //! in a register it also stores the *next* step's decay, `Iⱼ·decay`, so the next step only
