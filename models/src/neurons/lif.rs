@@ -71,7 +71,7 @@ use ember_engine::{
 };
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
-use crate::neurons::lif_push::{Arrival, Pushes};
+use crate::neurons::lif_push::{Arrival, Pushes, cut_of};
 use crate::neurons::{PARALLEL_MIN_NEURONS, settle_refractory_elapsed};
 
 /// LIF parameters (see the module docs for equations and units).
@@ -1503,7 +1503,7 @@ impl<'a> LifBatch<'a> {
         let mut any_cut = false;
         if parallel::parts(usize::MAX, 0) > 1 {
             for job in &mut self.jobs {
-                job.cut = parallel::parts(job.voltage.len(), PARALLEL_MIN_NEURONS);
+                job.cut = cut_of(job.voltage.len());
                 any_cut |= job.cut > 1;
             }
         }

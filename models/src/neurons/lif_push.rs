@@ -117,43 +117,35 @@ pub struct Pushes {
     slots: Vec<PushSlot>,
 }
 
+/// The ends of the shares' ranges of a population of `n` neurons cut into `cut` parts
+/// ([`parallel::share_range`]; one part: the whole population): share `d` owns
+/// `0..ends[0]` for `d = 0`, else `ends[d − 1]..ends[d]`.
+fn share_ends(n: usize, cut: usize) -> impl Iterator<Item = usize> {
+    let cut = cut.max(1);
+    (0..cut).map(move |d| {
+        if d + 1 == cut {
+            n
+        } else {
+            parallel::share_range(n, cut, d).end
+        }
+    })
+}
+
 /// The post ranges of a population of `n` neurons cut as the `lif` pass cuts it now
-/// (`cut` parts, from [`parallel::parts`]), into `out`: share `d` owns
-/// `out[d]..out[d + 1]`.
+/// (`cut` parts, from [`cut_of`]), into `out`: share `d` owns `out[d]..out[d + 1]`.
 fn fill_bounds(n: usize, cut: usize, out: &mut Vec<usize>) {
     out.clear();
     out.push(0);
-    if cut > 1 {
-        for d in 0..cut {
-            out.push(parallel::share_range(n, cut, d).end);
-        }
-        if let Some(last) = out.last_mut() {
-            *last = n;
-        }
-    } else {
-        out.push(n);
-    }
+    out.extend(share_ends(n, cut));
 }
 
 /// Whether `bounds` are the ranges [`fill_bounds`] would give now.
 fn same_bounds(bounds: &[usize], n: usize, cut: usize) -> bool {
-    let shares = bounds.len() - 1;
-    if cut <= 1 {
-        return shares == 1 && bounds[1] == n;
-    }
-    shares == cut
-        && (0..cut).all(|d| {
-            let end = if d + 1 == cut {
-                n
-            } else {
-                parallel::share_range(n, cut, d).end
-            };
-            bounds[d + 1] == end
-        })
+    bounds[1..].iter().copied().eq(share_ends(n, cut))
 }
 
-/// The number of parts the `lif` pass cuts a population of `n` neurons into now (as
-/// `LifBatch::run` does).
+/// The number of parts the `lif` pass cuts a population of `n` neurons into now
+/// (`LifBatch::run` takes its cut from here, so pushes and passes agree).
 pub(crate) fn cut_of(n: usize) -> usize {
     if parallel::parts(usize::MAX, 0) > 1 {
         parallel::parts(n, PARALLEL_MIN_NEURONS)
