@@ -68,7 +68,7 @@ pub use projection::{
     ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, add_pushed,
     prepare_and_deliver_part, push_rows, rows_pushable,
 };
-pub use pull::{DecayingCurrent, Pulled, PullsDelivery, RunSpan};
+pub use pull::{CarriedDecay, DecayingCurrent, Pulled, PullsDelivery, RunSpan};
 pub use record::{
     ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,
     TraceRecorder, TraceVariable,

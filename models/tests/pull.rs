@@ -3,7 +3,7 @@
 
 use ember_engine::bevy_ecs::prelude::*;
 use ember_engine::prelude::*;
-use ember_engine::{DelayMode, ProjectionCurrent, Pulled, SpikeEvent};
+use ember_engine::{CarriedDecay, DelayMode, ProjectionCurrent, Pulled, SpikeEvent};
 use ember_models::{DeltaCurrent, Exact, Lif, Poisson, SingleExponentialCurrent, register_all};
 
 fn new_sim(threads: usize) -> Simulation {
@@ -96,6 +96,13 @@ fn pulled(sim: &Simulation, projections: &[ProjectionId]) -> Vec<bool> {
     projections
         .iter()
         .map(|&p| sim.get_projection::<Pulled>(p).is_some())
+        .collect()
+}
+
+fn carried(sim: &Simulation, projections: &[ProjectionId]) -> Vec<bool> {
+    projections
+        .iter()
+        .map(|&p| sim.get_projection::<CarriedDecay>(p).is_some())
         .collect()
 }
 
@@ -290,4 +297,112 @@ fn pushed_delivery_gives_one_thread_s_spikes_and_currents() {
             "{threads} threads: the currents after the runs differ"
         );
     }
+}
+
+/// Every population's recorded spikes after `steps` steps run one call per step: the
+/// last step of a call carries nothing, so this is the pass without carried decay.
+fn run_step_by_step(
+    sim: &mut Simulation,
+    pops: &[PopulationId],
+    steps: u64,
+) -> Vec<Vec<SpikeEvent>> {
+    let recorders: Vec<_> = pops
+        .iter()
+        .map(|&p| sim.record_spikes(p).unwrap())
+        .collect();
+    for _ in 0..steps {
+        sim.run_steps(1).unwrap();
+    }
+    recorders
+        .into_iter()
+        .map(|r| sim.recorded_spikes(r).to_vec())
+        .collect()
+}
+
+/// On one thread nothing is pulled, but the `lif` pass carries its currents' decay
+/// (`CarriedDecay`): the synapse system then only delivers. Spikes and currents are those
+/// of the pass without carrying, bit for bit, and a system the engine cannot vouch for
+/// that reads currents stops the carrying.
+#[test]
+fn one_thread_carries_the_decay_with_the_same_spikes_and_currents() {
+    let (mut carrying, pops, projections) = cuba_pair(1);
+    carrying.initialize().unwrap();
+    assert_eq!(carried(&carrying, &projections), [true; 4]);
+    assert_eq!(pulled(&carrying, &projections), [false; 4]);
+    let with_carry = run(&mut carrying, &pops, 300);
+    let counts: Vec<usize> = with_carry.iter().map(Vec::len).collect();
+    assert!(counts.iter().all(|&n| n > 300), "spikes: {counts:?}");
+
+    let (mut stepped, pops, projections_stepped) = cuba_pair(1);
+    let without = run_step_by_step(&mut stepped, &pops, 300);
+    assert!(
+        with_carry == without,
+        "spikes differ with and without carrying"
+    );
+    let a = currents(&carrying, &projections);
+    assert!(a.iter().any(|c| c.iter().any(|&x| x != 0)), "no current");
+    assert!(
+        a == currents(&stepped, &projections_stepped),
+        "currents differ"
+    );
+
+    let (mut watched, pops, projections) = cuba_pair(1);
+    watched.world_mut().init_resource::<CurrentSum>();
+    watched.add_systems_in(Phase::Record, sum_currents);
+    let watched_spikes = run(&mut watched, &pops, 300);
+    assert_eq!(carried(&watched, &projections), [false; 4]);
+    assert!(watched_spikes == with_carry, "spikes differ when watched");
+    // On a team the same projections are pulled instead.
+    let (mut team, _, projections) = cuba_pair(2);
+    team.initialize().unwrap();
+    assert_eq!(carried(&team, &projections), [false; 4]);
+}
+
+/// Any pre population and delays will do for carrying (the synapse system still
+/// delivers); the post population must be a `lif` pass summing only decaying currents.
+#[test]
+fn carried_decay_takes_delays_and_any_pre_population_with_the_same_spikes() {
+    let build = || {
+        let mut sim = new_sim(1);
+        let src = lif(&mut sim, "src", 1_000);
+        let post = lif(&mut sim, "post", 1_000);
+        let mixed = lif(&mut sim, "mixed", 500);
+        let exact = sim
+            .add_population("exact", 100, Exact::new(-60.0, -40.0), Default::default())
+            .unwrap();
+        let noise = sim
+            .add_population("noise", 200, Poisson::new(40.0), Default::default())
+            .unwrap();
+        let from_noise = connect(&mut sim, "noise", noise, src, 6.0, 0.2);
+        let recurrent = connect(&mut sim, "recurrent", src, src, 1.0, 0.05);
+        let delayed = connect(&mut sim, "delayed", src, post, 3.0, 0.05);
+        sim.set_delays(delayed, &ValueSpec::Scalar(1.0), DelayMode::Previous, None)
+            .unwrap();
+        let beside_delta = connect(&mut sim, "beside delta", src, mixed, 1.0, 0.05);
+        let rule = ConnectRule::FixedProbability {
+            p: 0.05,
+            autapses: false,
+        };
+        let delta = DeltaCurrent { spike_charge: 1.0 };
+        sim.add_projection(None, src, mixed, &rule, ValueSpec::Scalar(1.0), delta)
+            .unwrap();
+        let to_exact = connect(&mut sim, "to exact", src, exact, 1.0, 0.05);
+        let projections = vec![from_noise, recurrent, delayed, beside_delta, to_exact];
+        (sim, [src, post, mixed], projections)
+    };
+    let (mut sim, pops, projections) = build();
+    sim.initialize().unwrap();
+    assert_eq!(
+        carried(&sim, &projections),
+        [true, true, true, false, false]
+    );
+    let with_carry = run(&mut sim, &pops, 400);
+    let counts: Vec<usize> = with_carry.iter().map(Vec::len).collect();
+    assert!(counts.iter().all(|&n| n > 50), "spikes: {counts:?}");
+    let (mut stepped, pops, projections_stepped) = build();
+    assert!(
+        run_step_by_step(&mut stepped, &pops, 400) == with_carry,
+        "spikes differ with and without carrying"
+    );
+    assert!(currents(&sim, &projections[..3]) == currents(&stepped, &projections_stepped[..3]));
 }

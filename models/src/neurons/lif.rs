@@ -65,9 +65,9 @@ use ember_engine::model::check;
 use ember_engine::parallel::{self, Split};
 use ember_engine::prelude::*;
 use ember_engine::{
-    Aggregation, Connectivity, DecayingCurrent, FusedAggregation, IncomingProjections,
-    InputVisibility, ProjectionCurrent, ProjectsFrom, Pulled, PullsDelivery, RunSpan, Weights,
-    prepare_and_deliver_part,
+    Aggregation, CarriedDecay, Connectivity, DecayingCurrent, FusedAggregation,
+    IncomingProjections, InputVisibility, ProjectionCurrent, ProjectsFrom, Pulled, PullsDelivery,
+    RunSpan, Weights, prepare_and_deliver_part,
 };
 use ember_engine::{ModelSystems, ParamError, ParamReader, Population, RefracLock, SpawnContext};
 
@@ -835,12 +835,13 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
 ) -> BlockSpikes {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
-    let (mut input, refrac, spiked) = (input.prefix(n), &mut refrac[..n], &mut spiked[..n]);
+    let (mut input, refrac) = (input.prefix(n), &mut refrac[..n]);
     let currents = currents.prefix(n);
     #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
     if let Some(k) = c.shared() {
         let (pointers, count, carry) = currents.raw();
         let lanes = input.lanes();
+        let spiked = &mut spiked[..n.div_ceil(32)];
         // SAFETY: every current holds `n` elements (`prefix(n)` above), writable with
         // `carry` and used by nothing else during the call (`RawCurrents`).
         let (done, mut any) = unsafe {
@@ -875,7 +876,7 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
             BlockSpikes::None
         };
     }
-    let c = &c.prefix(n);
+    let (c, spiked) = (&c.prefix(n), &mut spiked[..n]);
     let mut any = 0u32;
     for i in 0..n {
         let x = input.sum(i, &currents);
@@ -918,15 +919,32 @@ enum BlockSpikes {
 }
 
 /// Appends `offset + 32·w + b` for every set bit `b` of `words[w]` to `spikes`, in
-/// increasing order.
+/// increasing order. Tests 16 words (512 neurons) at a time with one vectorised OR: at a
+/// few spikes per step nearly every word is zero, and a test per word cost more than the
+/// rest of the collection.
 #[inline]
 fn collect_spike_words(words: &[u32], offset: u32, spikes: &mut Vec<u32>) {
-    for (w, &word) in words.iter().enumerate() {
+    const CHUNK: usize = 16;
+    let mut push_bits = |w: usize, word: u32| {
         let mut bits = word;
         while bits != 0 {
             spikes.push(offset + 32 * w as u32 + bits.trailing_zeros());
             bits &= bits - 1;
         }
+    };
+    let chunks = words.chunks_exact(CHUNK);
+    let rest = chunks.remainder();
+    for (k, chunk) in chunks.enumerate() {
+        if chunk.iter().fold(0, |acc, &word| acc | word) == 0 {
+            continue;
+        }
+        for (j, &word) in chunk.iter().enumerate() {
+            push_bits(k * CHUNK + j, word);
+        }
+    }
+    let base = words.len() - rest.len();
+    for (j, &word) in rest.iter().enumerate() {
+        push_bits(base + j, word);
     }
 }
 
@@ -1027,12 +1045,22 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
     BLOCK_MASKS.with_borrow_mut(|masks| {
         let mut rest = (voltage, refrac, input);
         let mut at = s;
+        // The explicitly vectorised pass leaves one bit per neuron, so its blocks can be
+        // 32 times longer (one block for most populations: less set-up per neuron).
+        let words = cfg!(all(target_arch = "x86_64", target_feature = "avx2"))
+            && c.shared().is_some()
+            && !matches!(incoming, Incoming::Blockwise(..));
+        let block = if words {
+            32 * AGGREGATE_BLOCK
+        } else {
+            AGGREGATE_BLOCK
+        };
         while !rest.is_empty() {
-            let len = AGGREGATE_BLOCK.min(rest.len());
+            let len = block.min(rest.len());
             let (block, tail) = rest.split_at(len);
             let (voltage, refrac, mut input) = block;
             let state = LifState { voltage, refrac };
-            let flags = &mut masks.0[..len];
+            let flags = &mut masks.0[..len.min(AGGREGATE_BLOCK)];
             let c = &c.offset(at);
             let (slices, count) = match incoming {
                 Incoming::Fused(slices, count) => (slices, count),
@@ -1091,7 +1119,8 @@ pub fn lif_system(
     clock: Res<Clock>,
     visibility: Option<Res<InputVisibility>>,
     mut q: Query<LifPopulation<'_>>,
-    currents: Query<&ProjectionCurrent, Without<Pulled>>,
+    currents: Query<&ProjectionCurrent, (Without<Pulled>, Without<CarriedDecay>)>,
+    mut carried: Query<CarriedProjection<'_>, Without<Pulled>>,
     pulled: Query<PulledProjection<'_>, With<Pulled>>,
     mut previous: Local<PreviousSpikes>,
     mut pushes: Local<Pushes>,
@@ -1108,7 +1137,11 @@ pub fn lif_system(
     // decay to them, unless this is the last step of the run (between runs the arrays hold
     // the step's currents, as without pulling).
     let decayed = previous.decayed;
-    let carry = pulling && span.is_some_and(|s| s.continues_after(clock.step));
+    let continues = span.is_some_and(|s| s.continues_after(clock.step));
+    let carry = pulling && continues;
+    // Projections whose decay alone this pass carries ([`CarriedDecay`]; on one thread,
+    // where nothing is pulled).
+    let carrying = !carried.is_empty();
     previous.decayed = carry;
     let previous = &*previous;
     // The pulled projections, found by one walk of their query: a lookup each would cost
@@ -1165,18 +1198,22 @@ pub fn lif_system(
             }
         }
         let pulls = !pulled_in.is_empty();
+        // Or projections whose decay this pass carries: their writable arrays.
+        let carried_in = (carrying && !pulls)
+            .then(|| carried_arrays(&mut carried, sources, continues))
+            .flatten();
         // Otherwise usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current:
         // their arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as
         // updating ~40 neurons).
-        let held = if pulls {
+        let held = if pulls || carried_in.is_some() {
             None
         } else {
             held_arrays(&currents, sources)
         };
-        let count = match held {
-            Some((_, count)) => count,
-            None if pulls => sources.len(),
-            None => sources.iter().filter(|&&p| currents.contains(p)).count(),
+        let count = match (held, carried_in) {
+            (Some((_, count)), _) | (None, Some((_, _, count))) => count,
+            (None, None) if pulls => sources.len(),
+            (None, None) => sources.iter().filter(|&&p| currents.contains(p)).count(),
         };
         // The input array is read only if something wrote it since this system last ran
         // (otherwise it holds the zeros of the last clear) and written only if someone may
@@ -1220,10 +1257,16 @@ pub fn lif_system(
                 kernel,
                 lock,
                 input,
-                incoming: if pulls {
-                    Incoming::Fused([&[][..]; MAX_FUSED_CURRENTS], 0)
-                } else {
-                    Incoming::Fused(fused_of(0..n), count)
+                incoming: match carried_in {
+                    _ if pulls => Incoming::Fused([&[][..]; MAX_FUSED_CURRENTS], 0),
+                    // SAFETY: each array holds the post population's `n` currents and is
+                    // used by nothing else until the batch has run (`carried` is not
+                    // looked at again for this population; `currents` excludes it).
+                    Some((ptrs, decays, count)) => Incoming::Pulled(
+                        unsafe { RawCurrents::new(&ptrs, count, n, continues.then_some(decays)) },
+                        0,
+                    ),
+                    None => Incoming::Fused(fused_of(0..n), count),
                 },
                 pulled: 0..0,
                 decayed,
@@ -1235,8 +1278,12 @@ pub fn lif_system(
             batch.push(job, spikes.into_inner().batch_mut(0), &mut pulled_in);
             continue;
         }
-        // Pulled only into one copy with at most `MAX_FUSED_CURRENTS` (`PullsDelivery`).
-        assert!(!pulls, "a pulled population outside the batched pass");
+        // Pulled or carried only into one copy with at most `MAX_FUSED_CURRENTS`
+        // (`PullsDelivery`).
+        assert!(
+            !pulls && carried_in.is_none(),
+            "a pulled or carried population outside the batched pass"
+        );
         let (mut input, mut v, mut r, mut spikes) = (input, v, r, spikes);
         for b in 0..pop.batch as usize {
             let range = b * n..(b + 1) * n;
@@ -1466,16 +1513,17 @@ impl<'a> LifBatch<'a> {
         self.spikes.push(spikes);
     }
 
-    /// The pulled inputs this step pushes (see `lif_push`), as `(input, pre job, slot)`:
-    /// those of a job that carries its decay, with a scalar weight, sorted sparse rows and
-    /// the pre population in this batch. `writers`: the shares of this step's section.
+    /// The pulled inputs this step pushes (see `lif_push`), into `out` as `(input, pre
+    /// job, slot)`: those of a job that carries its decay, with a scalar weight, sorted
+    /// sparse rows and the pre population in this batch. `writers`: the shares of this
+    /// step's section. (Filled in place: returning the array would copy all of it.)
     fn prepare_pushes(
         &self,
         pushes: &mut Pushes,
         parity: usize,
         writers: usize,
-    ) -> arrayvec::ArrayVec<(usize, usize, usize), WALKED_PULLED> {
-        let mut out = arrayvec::ArrayVec::new();
+        out: &mut arrayvec::ArrayVec<(usize, usize, usize), WALKED_PULLED>,
+    ) {
         for job in self.jobs.iter().filter(|j| j.carry) {
             for input in job.pulled.clone() {
                 let p = &self.pulled[input];
@@ -1491,7 +1539,6 @@ impl<'a> LifBatch<'a> {
                 out.push((input, pre, slot));
             }
         }
-        out
     }
 
     /// Runs the queued passes and empties the batch (`parity`: the step's, for the
@@ -1512,7 +1559,10 @@ impl<'a> LifBatch<'a> {
         } else {
             1
         };
-        let pushed = self.prepare_pushes(pushes, parity, writers);
+        let mut pushed = arrayvec::ArrayVec::new();
+        if !self.pulled.is_empty() {
+            self.prepare_pushes(pushes, parity, writers, &mut pushed);
+        }
         let (jobs, pulled, dt) = (&self.jobs[..], &self.pulled[..], self.dt);
         let pushes = &*pushes;
         // Share `m` delivers the spikes it found through the pushed projections.
@@ -1652,6 +1702,59 @@ impl LifJob<'_> {
             JobInput::Zero => lif_part_aggregating(c, dt, lock, lo, (v, r, ()), incoming, spikes),
         }
     }
+}
+
+/// What `lif_system` reads and writes of a projection whose decay it carries.
+type CarriedProjection<'a> = (
+    &'a mut ProjectionCurrent,
+    &'a DecayingCurrent,
+    &'a mut CarriedDecay,
+);
+
+/// Writable pointers to the current arrays of the projections `sources` whose decay the
+/// pass carries ([`CarriedDecay`]), their decay factors, and how many; each marked
+/// [`CarriedDecay::ahead`] if `carry` (the pass stores the next step's decay), unmarked
+/// otherwise. `None` if the first is not carried (the engine carries all of a population's
+/// incoming projections or none).
+///
+/// # Panics
+/// If only some are carried, or there are more than [`MAX_FUSED_CURRENTS`].
+fn carried_arrays(
+    carried: &mut Query<CarriedProjection<'_>, Without<Pulled>>,
+    sources: &[Entity],
+    carry: bool,
+) -> Option<(
+    [*mut f32; MAX_FUSED_CURRENTS],
+    [f32; MAX_FUSED_CURRENTS],
+    usize,
+)> {
+    if !carried.contains(*sources.first()?) {
+        return None;
+    }
+    let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+    let mut decays = [1.0; MAX_FUSED_CURRENTS];
+    macro_rules! take {
+        ($($p:ident),+) => {{
+            let found = carried
+                .get_many_mut([$($p),+])
+                .expect("the engine carries all incoming projections or none");
+            for ((ptr, d), (mut current, decay, mut mark)) in
+                ptrs.iter_mut().zip(&mut decays).zip(found)
+            {
+                *ptr = current.0.as_mut_ptr();
+                *d = decay.decay;
+                mark.ahead = carry;
+            }
+        }};
+    }
+    match *sources {
+        [a] => take!(a),
+        [a, b] => take!(a, b),
+        [a, b, c] => take!(a, b, c),
+        [a, b, c, d] => take!(a, b, c, d),
+        _ => unreachable!("more carried projections than the pass fuses"),
+    }
+    Some((ptrs, decays, sources.len()))
 }
 
 /// The current arrays of the projections `sources`, looked up together, and how many:
@@ -2162,13 +2265,41 @@ mod tests {
         assert!(out.is_empty());
     }
 
+    #[test]
+    fn collect_spike_words_reads_chunks_and_remainder_in_order() {
+        // Whole 16-word chunks (empty, one bit, dense) and a remainder of 5 words.
+        let mut words = vec![0u32; 16 * 3 + 5];
+        let set: Vec<u32> = [
+            512,
+            512 + 31,
+            1024,
+            1025,
+            1024 + 32 * 15 + 31,
+            1536,
+            1536 + 32 * 4 + 7,
+        ]
+        .into_iter()
+        .collect();
+        for &i in &set {
+            words[i as usize / 32] |= 1 << (i % 32);
+        }
+        let mut out = vec![3];
+        collect_spike_words(&words, 10, &mut out);
+        let expected: Vec<u32> = [3].into_iter().chain(set.iter().map(|i| i + 10)).collect();
+        assert_eq!(out, expected);
+        let mut out = Vec::new();
+        collect_spike_words(&[0; 40], 0, &mut out);
+        assert!(out.is_empty());
+    }
+
     /// The fused pass (currents summed in the loop, lane masks, per-block collection)
     /// gives the reference kernel's voltages, countdowns, input totals and spike list, with
     /// and without `refrac_lock`, over several blocks and a ragged end, for a shared and a
-    /// per-neuron coefficient source.
+    /// per-neuron coefficient source. (The shared source's blocks are 32 times longer:
+    /// `n` spans three of them.)
     #[test]
     fn fused_pass_matches_the_reference_kernel() {
-        let n = 2 * AGGREGATE_BLOCK + 77;
+        let n = 64 * AGGREGATE_BLOCK + 77;
         let lif = Lif::new(-60.0, -65.0, -50.0, 2.0, 10.0);
         let shared = lif.coefficients(0, 1.0);
         let arrays = LifArrays {
@@ -2227,7 +2358,7 @@ mod tests {
                 assert_eq!(r0, r1);
                 // Not vacuous: neurons spike, in every block.
                 assert!(fused.len() > 100, "{} spikes", fused.len());
-                assert!(fused.iter().any(|&i| i as usize >= 2 * AGGREGATE_BLOCK));
+                assert!(fused.iter().any(|&i| i as usize >= 64 * AGGREGATE_BLOCK));
                 assert_eq!(fused, reference);
             }
         }

@@ -16,7 +16,9 @@
 //! Both are read at spawn into a [`DecayingCurrent`] (`decay = exp(−Δt/τ)`, `scale = Q/τ`).
 //! Where the post population's `lif` pass can run this update itself, in its own parallel
 //! section, it does ([`ember_engine::pull`]; bit-identical, one section less per step),
-//! and this system leaves those projections ([`Pulled`]) alone.
+//! and this system leaves those projections ([`Pulled`]) alone. Where that pass can only
+//! carry the decay ([`CarriedDecay`]: it stores `Iⱼ·exp(−Δt/τ)` while it reads `Iⱼ`), this
+//! system skips the decay sweep of the step after and only delivers.
 
 use bevy_ecs::prelude::*;
 use ember_engine::DelayLine;
@@ -24,8 +26,9 @@ use ember_engine::delay::queue_copies;
 use ember_engine::parallel::PARALLEL_MIN_ELEMENTS;
 use ember_engine::prelude::*;
 use ember_engine::{
-    Connectivity, DecayingCurrent, DeliveryBatch, ModelSystems, ParamError, ParamReader, PreSpikes,
-    Projection, ProjectionCurrent, ProjectsFrom, Pulled, SpawnContext, Weights,
+    CarriedDecay, Connectivity, DecayingCurrent, DeliveryBatch, ModelSystems, ParamError,
+    ParamReader, PreSpikes, Projection, ProjectionCurrent, ProjectsFrom, Pulled, SpawnContext,
+    Weights,
 };
 
 /// Single-exponential synapse parameters.
@@ -46,6 +49,7 @@ type SingleExponentialProjection<'a> = (
     &'a DecayingCurrent,
     &'a mut ProjectionCurrent,
     Option<&'a mut DelayLine>,
+    Option<&'a mut CarriedDecay>,
 );
 
 /// The single-exponential system ([`Phase::Synapses`]), for the projections that are not
@@ -61,13 +65,27 @@ pub fn single_exponential_current_system(
     // The projections without delays decay and take their spikes in one parallel section.
     let mut batch = DeliveryBatch::new();
     let min = PARALLEL_MIN_ELEMENTS;
-    let decay_by =
-        |decay: f32, _: usize, part: &mut [f32]| part.iter_mut().for_each(|i| *i *= decay);
-    for (proj, from, conn, w, current, out, line) in &mut q {
+    // A factor of exactly 1 leaves every value as it is, so it stands for "no decay":
+    // the decay a carried projection already holds.
+    let decay_by = |decay: f32, _: usize, part: &mut [f32]| {
+        if decay != 1.0 {
+            part.iter_mut().for_each(|i| *i *= decay);
+        }
+    };
+    for (proj, from, conn, w, current, out, line, carried) in &mut q {
         let pre = pre_spikes.get(from.0);
         let scale = current.scale;
         let out = (&mut out.into_inner().0[..], proj.post_size as usize);
         let line = line.map(Mut::into_inner);
+        // Carried decay: the post population's pass of the last step decayed the current.
+        let ahead = match carried {
+            Some(mut c) if c.ahead => {
+                c.ahead = false;
+                true
+            }
+            _ => false,
+        };
+        let decay = if ahead { 1.0 } else { current.decay };
         queue_copies(
             &mut batch,
             conn,
@@ -76,7 +94,7 @@ pub fn single_exponential_current_system(
             line,
             scale,
             out,
-            (current.decay, min),
+            (decay, min),
             decay_by,
         );
     }
