@@ -935,11 +935,15 @@ fn collect_spike_words(words: &[u32], offset: u32, spikes: &mut Vec<u32>) {
     let chunks = words.chunks_exact(CHUNK);
     let rest = chunks.remainder();
     for (k, chunk) in chunks.enumerate() {
-        if chunk.iter().fold(0, |acc, &word| acc | word) == 0 {
-            continue;
-        }
-        for (j, &word) in chunk.iter().enumerate() {
-            push_bits(k * CHUNK + j, word);
+        // Bit `j` for each non-zero word `j` (one vector test), so only those are visited.
+        let mut nonzero = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (j, &word)| acc | (u32::from(word != 0) << j));
+        while nonzero != 0 {
+            let j = nonzero.trailing_zeros() as usize;
+            push_bits(k * CHUNK + j, chunk[j]);
+            nonzero &= nonzero - 1;
         }
     }
     let base = words.len() - rest.len();
