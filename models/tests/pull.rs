@@ -406,3 +406,37 @@ fn carried_decay_takes_delays_and_any_pre_population_with_the_same_spikes() {
     );
     assert!(currents(&sim, &projections[..3]) == currents(&stepped, &projections_stepped[..3]));
 }
+
+/// More carried projections than `lif_system` walks in one step (it looks the rest up):
+/// twelve populations in a ring, each taking four projections from the next four, give
+/// the spikes of the pass without carrying.
+#[test]
+fn more_carried_projections_than_one_walk_takes_give_the_same_spikes() {
+    let build = || {
+        let mut sim = new_sim(1);
+        let pops: Vec<PopulationId> = (0..12)
+            .map(|k| lif(&mut sim, &format!("p{k}"), 300))
+            .collect();
+        let mut projections = Vec::new();
+        for (k, &post) in pops.iter().enumerate() {
+            for d in 1..=4 {
+                let pre = pops[(k + d) % pops.len()];
+                let w = if d % 2 == 0 { 3.0 } else { -1.0 };
+                projections.push(connect(&mut sim, &format!("{k}<{d}"), pre, post, w, 0.1));
+            }
+        }
+        (sim, pops, projections)
+    };
+    let (mut sim, pops, projections) = build();
+    sim.initialize().unwrap();
+    assert_eq!(carried(&sim, &projections), vec![true; 48]);
+    let with_carry = run(&mut sim, &pops, 200);
+    let total: usize = with_carry.iter().map(Vec::len).sum();
+    assert!(total > 500, "{total} spikes");
+    let (mut stepped, pops, projections_stepped) = build();
+    assert!(
+        run_step_by_step(&mut stepped, &pops, 200) == with_carry,
+        "spikes differ"
+    );
+    assert!(currents(&sim, &projections) == currents(&stepped, &projections_stepped));
+}

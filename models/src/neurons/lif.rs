@@ -1145,7 +1145,20 @@ pub fn lif_system(
     let carry = pulling && continues;
     // Projections whose decay alone this pass carries ([`CarriedDecay`]; on one thread,
     // where nothing is pulled).
-    let carrying = !carried.is_empty();
+    // Found by one walk of their query too, marked ahead of the next step's delivery as
+    // they are ([`CarriedDecay::ahead`]; every one has a population of this pass as its
+    // post population, whose sweep carries the decay exactly when the run continues).
+    let mut carried_walk: arrayvec::ArrayVec<(Entity, *mut f32, f32), WALKED_PULLED> =
+        arrayvec::ArrayVec::new();
+    let mut carried_complete = true;
+    for (p, mut current, decay, mut mark) in &mut carried {
+        if carried_walk.is_full() {
+            carried_complete = false;
+            break;
+        }
+        mark.ahead = continues;
+        carried_walk.push((p, current.0.as_mut_ptr(), decay.decay));
+    }
     previous.decayed = carry;
     let previous = &*previous;
     // The pulled projections, found by one walk of their query: a lookup each would cost
@@ -1203,9 +1216,15 @@ pub fn lif_system(
         }
         let pulls = !pulled_in.is_empty();
         // Or projections whose decay this pass carries: their writable arrays.
-        let carried_in = (carrying && !pulls)
-            .then(|| carried_arrays(&mut carried, sources, continues))
-            .flatten();
+        let carried_in = if pulls || carried_walk.is_empty() {
+            None
+        } else {
+            walked_carried(&carried_walk, carried_complete, sources).or_else(|| {
+                (!carried_complete)
+                    .then(|| carried_arrays(&mut carried, sources, continues))
+                    .flatten()
+            })
+        };
         // Otherwise usually 1 to `MAX_FUSED_CURRENTS` projections that all have a current:
         // their arrays with one lookup each (an ECS lookup, ~12 ns, costs as much as
         // updating ~40 neurons).
@@ -1710,6 +1729,7 @@ impl LifJob<'_> {
 
 /// What `lif_system` reads and writes of a projection whose decay it carries.
 type CarriedProjection<'a> = (
+    Entity,
     &'a mut ProjectionCurrent,
     &'a DecayingCurrent,
     &'a mut CarriedDecay,
@@ -1742,7 +1762,7 @@ fn carried_arrays(
             let found = carried
                 .get_many_mut([$($p),+])
                 .expect("the engine carries all incoming projections or none");
-            for ((ptr, d), (mut current, decay, mut mark)) in
+            for ((ptr, d), (_, mut current, decay, mut mark)) in
                 ptrs.iter_mut().zip(&mut decays).zip(found)
             {
                 *ptr = current.0.as_mut_ptr();
@@ -1757,6 +1777,42 @@ fn carried_arrays(
         [a, b, c] => take!(a, b, c),
         [a, b, c, d] => take!(a, b, c, d),
         _ => unreachable!("more carried projections than the pass fuses"),
+    }
+    Some((ptrs, decays, sources.len()))
+}
+
+/// [`carried_arrays`] from the walk of the carried projections (`(projection, current,
+/// decay)`, already marked): `None` if one of `sources` was not walked (the first is not
+/// carried, or the walk was not `complete`).
+///
+/// # Panics
+/// If the walk was complete and only some were walked, or there are more than
+/// [`MAX_FUSED_CURRENTS`].
+fn walked_carried(
+    walk: &[(Entity, *mut f32, f32)],
+    complete: bool,
+    sources: &[Entity],
+) -> Option<(
+    [*mut f32; MAX_FUSED_CURRENTS],
+    [f32; MAX_FUSED_CURRENTS],
+    usize,
+)> {
+    let find = |p: Entity| walk.iter().find(|(e, ..)| *e == p);
+    find(*sources.first()?)?;
+    assert!(
+        sources.len() <= MAX_FUSED_CURRENTS,
+        "more carried projections than fused"
+    );
+    let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
+    let mut decays = [1.0; MAX_FUSED_CURRENTS];
+    for ((ptr, d), &p) in ptrs.iter_mut().zip(&mut decays).zip(sources) {
+        let found = find(p);
+        assert!(
+            found.is_some() || !complete,
+            "the engine carries all incoming projections or none"
+        );
+        let &(_, current, decay) = found?;
+        (*ptr, *d) = (current, decay);
     }
     Some((ptrs, decays, sources.len()))
 }
