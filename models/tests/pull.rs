@@ -440,3 +440,38 @@ fn more_carried_projections_than_one_walk_takes_give_the_same_spikes() {
     );
     assert!(currents(&sim, &projections) == currents(&stepped, &projections_stepped));
 }
+
+/// On a team, a population with an incoming projection from outside the LIF pass (here a
+/// Poisson source) is not pulled but carried, and cut over the team: spikes and currents
+/// are those of one thread and of the pass without carrying.
+#[test]
+fn carried_decay_on_a_team_gives_one_thread_s_spikes() {
+    let build = |threads: usize| {
+        let mut sim = new_sim(threads);
+        let noise = sim
+            .add_population("noise", 2_000, Poisson::new(20.0), Default::default())
+            .unwrap();
+        let big = lif(&mut sim, "big", 20_000);
+        let drive = connect(&mut sim, "drive", noise, big, 4.0, 0.01);
+        let recurrent = connect(&mut sim, "recurrent", big, big, 1.0, 0.002);
+        (sim, [big], vec![drive, recurrent])
+    };
+    let (mut one, pops, projections) = build(1);
+    let spikes_one = run(&mut one, &pops, 200);
+    assert!(
+        spikes_one[0].len() > 1_000,
+        "{} spikes",
+        spikes_one[0].len()
+    );
+    let (mut team, pops_team, projections_team) = build(2);
+    let spikes_team = run(&mut team, &pops_team, 200);
+    assert_eq!(carried(&team, &projections_team), [true, true]);
+    assert_eq!(pulled(&team, &projections_team), [false, false]);
+    assert!(spikes_team == spikes_one, "2 threads: spikes differ");
+    assert!(currents(&team, &projections_team) == currents(&one, &projections));
+    let (mut stepped, pops, _) = build(1);
+    assert!(
+        run_step_by_step(&mut stepped, &pops, 200) == spikes_one,
+        "differs without carrying"
+    );
+}
