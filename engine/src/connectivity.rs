@@ -552,7 +552,10 @@ fn build_rows<S>(
         .map_init(init, |scratch, c| {
             let rows = c * ROWS_PER_CHUNK..((c + 1) * ROWS_PER_CHUNK).min(pre);
             let mut lens = Vec::with_capacity(rows.len());
-            let mut targets = Vec::new();
+            // This chunk's share of `expected`, a little over (the room left untouched
+            // costs no memory): a growing vector would be copied as it grows.
+            let share = expected as f64 * rows.len() as f64 / pre as f64;
+            let mut targets = Vec::with_capacity((share * 1.05) as usize + 64);
             for i in rows {
                 let before = targets.len();
                 fill_row(scratch, i, &mut targets);
@@ -564,19 +567,38 @@ fn build_rows<S>(
     Ok(concat_chunks(pre, chunks))
 }
 
-/// Concatenates per-chunk (row lengths, targets) in chunk order into one CSR.
+/// Concatenates per-chunk (row lengths, targets) in chunk order into one CSR. The targets
+/// are copied in parallel, each chunk into its own range of the array (and freed once
+/// copied): at 10⁹ synapses the copy and the first touch of the array's pages took more
+/// than a second on one thread.
 fn concat_chunks(pre: usize, chunks: Vec<(Vec<usize>, Vec<u32>)>) -> Connectivity {
     let total: usize = chunks.iter().map(|(_, t)| t.len()).sum();
     let mut offsets = Vec::with_capacity(pre + 1);
-    let mut targets = Vec::with_capacity(total);
     offsets.push(0);
-    for (lens, t) in chunks {
+    for (lens, _) in &chunks {
         for l in lens {
             let last = *offsets.last().expect("non-empty");
             offsets.push(last + l);
         }
-        targets.extend_from_slice(&t);
     }
+    let mut targets: Vec<u32> = Vec::with_capacity(total);
+    let mut rest = &mut targets.spare_capacity_mut()[..total];
+    let mut parts = Vec::with_capacity(chunks.len());
+    for (_, t) in &chunks {
+        let (part, tail) = rest.split_at_mut(t.len());
+        parts.push(part);
+        rest = tail;
+    }
+    chunks
+        .into_par_iter()
+        .zip(parts)
+        .for_each(|((_, t), part)| {
+            for (slot, &x) in part.iter_mut().zip(&t) {
+                slot.write(x);
+            }
+        });
+    // SAFETY: the parts cover `..total` exactly and each was written whole above.
+    unsafe { targets.set_len(total) };
     Connectivity::from_csr(offsets, targets)
 }
 
