@@ -1114,7 +1114,9 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
 /// The LIF system ([`Phase::Integrate`]): fused integrate, threshold and reset, with the
 /// `Sum` aggregation of the incoming currents fused in as well
 /// ([`ember_engine::FusedAggregation`]). Populations whose currents are fused in the
-/// neuron loop run in one parallel section (`LifBatch`).
+/// neuron loop run in one parallel section (`LifBatch`). Their incoming projections may be
+/// pulled into that section (decayed and delivered there, [`Pulled`]) or have only their
+/// decay carried into it ([`CarriedDecay`]): see [`ember_engine::pull`].
 #[expect(
     clippy::too_many_arguments,
     reason = "a system's parameters: the pass's state between steps is two locals"
@@ -1143,11 +1145,12 @@ pub fn lif_system(
     let decayed = previous.decayed;
     let continues = span.is_some_and(|s| s.continues_after(clock.step));
     let carry = pulling && continues;
-    // Projections whose decay alone this pass carries ([`CarriedDecay`]; on one thread,
-    // where nothing is pulled).
-    // Found by one walk of their query too, marked ahead of the next step's delivery as
-    // they are ([`CarriedDecay::ahead`]; every one has a population of this pass as its
-    // post population, whose sweep carries the decay exactly when the run continues).
+    // Projections whose decay alone this pass carries ([`CarriedDecay`]: on one thread,
+    // or fed from outside the pass), found by one walk of their query and marked ahead of
+    // the next step's delivery as they are ([`CarriedDecay::ahead`]): the engine marks
+    // only projections into a one-copy population of this pass that sums at most
+    // `MAX_FUSED_CURRENTS` currents in its sweep, which carries their decay exactly when
+    // the run continues.
     let mut carried_walk: arrayvec::ArrayVec<(Entity, *mut f32, f32), WALKED_PULLED> =
         arrayvec::ArrayVec::new();
     let mut carried_complete = true;
