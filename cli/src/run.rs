@@ -382,6 +382,10 @@ fn write_file(
     f(&mut w).map_err(err)?;
     std::io::Write::flush(&mut w).map_err(err)?;
     let file = w.get_mut();
+    // Only a regular file has a length to cut (a link to `/dev/null`, say, has none).
+    if !file.metadata().map_err(err)?.is_file() {
+        return Ok(());
+    }
     let len = std::io::Seek::stream_position(file).map_err(err)?;
     file.set_len(len).map_err(err)
 }
@@ -479,6 +483,10 @@ mod tests {
                     .is_symlink()
             );
             assert_eq!(std::fs::read_to_string(&target).unwrap(), "linked\n");
+            // A link to something that is not a regular file is written through too.
+            let null = dir.path().join("null.csv");
+            std::os::unix::fs::symlink("/dev/null", &null).unwrap();
+            write_file(&null, |w| std::io::Write::write_all(w, b"gone\n")).unwrap();
         }
     }
 }
