@@ -172,9 +172,10 @@ fn autapse_note(without_self: &bool) -> &'static str {
 /// Rows per parallel chunk when building.
 const ROWS_PER_CHUNK: usize = 256;
 
-/// The most targets [`build_rows`] reserves room for up front (16 GiB of `u32`): beyond,
-/// the array grows as rows come.
-const MAX_RESERVED: usize = 1 << 32;
+/// The most targets [`build_rows`] reserves room for up front (4 GiB of `u32`, a little
+/// over 10⁹ synapses): beyond, the array grows as rows come. Reserving is only address
+/// space, but a system that does not overcommit memory counts it all.
+const MAX_RESERVED: usize = 1 << 30;
 
 /// Largest synapse count a build accepts (keeps `usize` byte counts far from overflow).
 const MAX_SYNAPSES: u128 = usize::MAX as u128 / 8;
