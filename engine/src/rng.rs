@@ -183,12 +183,18 @@ fn small_skip_count(k: f64) -> u64 {
 /// f64.
 pub const GEOMETRIC_BATCH: usize = 4;
 
-/// Draws per call while many more are expected: four vectors, whose logarithms are
-/// independent chains the core overlaps. One vector at a time leaves it waiting on each
-/// chain's latency (a polynomial and two divisions); the draws were ≈ 2/3 of building a
-/// `fixed_probability` projection, and CUBA 4 000's four projections built in 3.9 ms
-/// instead of 4.7 ms with the wide batches.
-pub const GEOMETRIC_WIDE_BATCH: usize = 4 * GEOMETRIC_BATCH;
+/// Draws per call while a few more vectors' worth are expected: four AVX2 vectors, whose
+/// logarithms are independent chains the core overlaps. One vector at a time leaves it
+/// waiting on each chain's latency (a polynomial and two divisions); the draws were ≈ 2/3
+/// of building a `fixed_probability` projection, and CUBA 4 000's four projections built
+/// in 3.9 ms instead of 4.7 ms with these batches.
+pub const GEOMETRIC_MID_BATCH: usize = 4 * GEOMETRIC_BATCH;
+
+/// Draws per call while many more are expected: sixteen AVX2 vectors, or eight of
+/// AVX-512, whose 512-bit chains were still latency-bound two at a time (the mid batch).
+/// CUBA 4 000 (rows of 64 and 16 expected draws): the draws' share of a one-step
+/// process fell from 21 % to 18 % of its samples (`perf`, 40 processes each).
+pub const GEOMETRIC_WIDE_BATCH: usize = 16 * GEOMETRIC_BATCH;
 
 /// The geometric draws of one stream, computed ahead in batches: the same values, in the
 /// same order, as repeated [`RngStream::geometric_skip`] calls, for a stream that is
@@ -196,7 +202,7 @@ pub const GEOMETRIC_WIDE_BATCH: usize = 4 * GEOMETRIC_BATCH;
 ///
 /// The batch width follows the caller's estimate of how many draws it will take:
 /// [`GEOMETRIC_WIDE_BATCH`] while at least that many are still expected, then
-/// [`GEOMETRIC_BATCH`], so a short row computes no more draws it throws away than with
+/// [`GEOMETRIC_MID_BATCH`] likewise, then [`GEOMETRIC_BATCH`], so a short row computes no more draws it throws away than with
 /// narrow batches alone. The estimate changes only the speed, never the values.
 pub struct GeometricDraws {
     stream: RngStream,
@@ -239,6 +245,10 @@ impl GeometricDraws {
         if self.expected >= GEOMETRIC_WIDE_BATCH as u64 {
             self.batch = self.stream.geometric_skips(self.ln_q);
             self.filled = GEOMETRIC_WIDE_BATCH;
+        } else if self.expected >= GEOMETRIC_MID_BATCH as u64 {
+            let mid: [u64; GEOMETRIC_MID_BATCH] = self.stream.geometric_skips(self.ln_q);
+            self.batch[..GEOMETRIC_MID_BATCH].copy_from_slice(&mid);
+            self.filled = GEOMETRIC_MID_BATCH;
         } else {
             let narrow: [u64; GEOMETRIC_BATCH] = self.stream.geometric_skips(self.ln_q);
             self.batch[..GEOMETRIC_BATCH].copy_from_slice(&narrow);
@@ -618,10 +628,10 @@ mod tests {
             .collect();
         assert_eq!(batch.to_vec(), singles);
         // Wide batches, narrow ones and the switch between them, whatever the estimate.
-        for expected in [0, 1, 15, 16, 17, 40, 1000] {
+        for expected in [0, 1, 15, 16, 17, 40, 63, 64, 65, 100, 1000] {
             let mut draws = GeometricDraws::new(one.clone(), ln_q, expected);
             let mut c = one.clone();
-            for k in 0..70 {
+            for k in 0..150 {
                 assert_eq!(
                     draws.draw(),
                     c.geometric_skip(ln_q),
