@@ -13,7 +13,7 @@
 //! `LinearDirect`); the other rules build compressed sparse rows (CSR).
 //!
 //! `fixed_probability` draws the gaps between successive targets from the geometric
-//! distribution (`RngStream::geometric_skip`, drawn 16 or 4 at a time by
+//! distribution (`RngStream::geometric_skip`, drawn 64, 16 or 4 at a time by
 //! [`GeometricDraws`] so their logarithms vectorise), so building
 //! costs O(synapses), not O(pre × post): a 4000 × 4000 projection at p = 0.02 makes 320 000
 //! draws, not 16 million.
@@ -678,7 +678,7 @@ mod tests {
         let sd = (n * p * (1.0 - p)).sqrt();
         assert!((c.len() as f64 - n * p).abs() < 4.0 * sd, "{}", c.len());
         for i in 0..pre as usize {
-            assert!(c.row(i).head.windows(2).all(|w| w[0] < w[1]));
+            assert!(c.row(i).to_vec().windows(2).all(|w| w[0] < w[1]));
             assert!(c.row(i).iter().all(|j| j < post));
         }
     }

@@ -43,6 +43,7 @@ pub mod rng;
 pub mod scenario;
 pub mod simulation;
 pub mod stimulus;
+pub mod targets;
 pub mod value;
 
 pub use adaptation::{
@@ -78,6 +79,7 @@ pub use simulation::{ENGINE, PopulationOptions, RunForError, SimConfig, Simulati
 pub use stimulus::{
     CurrentStimulus, Noise, NoiseStimulus, Sine, SineStimulus, SpikeListError, SpikeSchedule,
 };
+pub use targets::{TargetIndex, TargetSlice, Targets};
 pub use value::{Param, ValueSpec};
 
 /// Re-export of bevy_ecs, so user crates use the same version.

@@ -1,9 +1,11 @@
 //! Projections: one entity per set of synapses from one population to another.
 //!
 //! Synapses are stored in compressed sparse rows (CSR) by presynaptic neuron: the targets of
-//! pre neuron `i` are `targets[offsets[i]..offsets[i + 1]]`, in increasing post index. With a
-//! `u32` target and an `f32` weight a synapse costs 8 bytes, and delivering a spike touches
-//! one contiguous row — work proportional to spikes × fan-out, never pre × post.
+//! pre neuron `i` are `targets[offsets[i]..offsets[i + 1]]`, in increasing post index. A
+//! target is a `u16` onto populations of up to 65 536 neurons and a `u32` beyond
+//! ([`Targets`]); with an `f32` weight per synapse that is 6 or 8 bytes, and delivering a
+//! spike touches one contiguous row — work proportional to spikes × fan-out, never
+//! pre × post.
 //!
 //! A projection entity points at its populations through the bevy relationships
 //! [`ProjectsFrom`] and [`ProjectsTo`]; bevy keeps the reverse lists
@@ -15,6 +17,7 @@ use bevy_ecs::component::Component;
 use bevy_ecs::entity::Entity;
 
 use crate::parallel;
+pub use crate::targets::{TargetIndex, TargetSlice, Targets};
 use crate::value::Param;
 
 /// The presynaptic population of a projection.
@@ -85,8 +88,9 @@ pub enum Layout {
     Sparse {
         /// Row offsets, length pre + 1.
         offsets: Vec<usize>,
-        /// Post indices in canonical synapse order.
-        targets: Vec<u32>,
+        /// Post indices in canonical synapse order (`u16` where the post population
+        /// allows, see [`Connectivity::with_post_size`]).
+        targets: Targets,
         /// Whether every row is strictly increasing (all rules except `pairs`, which keeps
         /// the order given); sorted rows can be split by post range for parallel delivery.
         sorted: bool,
@@ -149,12 +153,12 @@ impl Default for Connectivity {
 
 /// The post targets of one pre neuron: at most two contiguous runs (two only for
 /// [`Layout::Lateral`], which skips the diagonal), in synapse order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Row<'a> {
     /// First run.
-    pub head: &'a [u32],
+    head: TargetSlice<'a>,
     /// Second run (empty except for lateral rows).
-    pub tail: &'a [u32],
+    tail: &'a [u32],
 }
 
 impl<'a> Row<'a> {
@@ -169,14 +173,28 @@ impl<'a> Row<'a> {
         self.len() == 0
     }
 
+    /// The first run of targets, as stored.
+    pub fn head(&self) -> TargetSlice<'a> {
+        self.head
+    }
+
+    /// The second run (empty except for lateral rows).
+    pub fn tail(&self) -> &'a [u32] {
+        self.tail
+    }
+
     /// The targets, in synapse order.
     pub fn iter(self) -> impl Iterator<Item = u32> + 'a {
-        self.head.iter().chain(self.tail).copied()
+        self.head.iter().chain(self.tail.iter().copied())
     }
 
     /// Whether `j` is a target.
     pub fn contains(&self, j: u32) -> bool {
-        self.head.contains(&j) || self.tail.contains(&j)
+        let in_head = match self.head {
+            TargetSlice::Wide(t) => t.contains(&j),
+            TargetSlice::Narrow(t) => u16::try_from(j).is_ok_and(|j| t.contains(&j)),
+        };
+        in_head || self.tail.contains(&j)
     }
 
     /// The targets as a vector.
@@ -189,7 +207,7 @@ impl<'a> Row<'a> {
 /// (`t[k] ≥ t[k + 1]`) of the whole target array are counted in one pass that vectorises,
 /// then compared with those straddling a row boundary, which are allowed. Row by row, the
 /// check took 6 % of building CUBA 4 000's four projections.
-fn rows_ascend(offsets: &[usize], targets: &[u32]) -> bool {
+fn rows_ascend<T: TargetIndex>(offsets: &[usize], targets: &[T]) -> bool {
     let descents: usize = targets
         .iter()
         .zip(targets.iter().skip(1))
@@ -225,7 +243,7 @@ impl Connectivity {
         Self {
             layout: Layout::Sparse {
                 offsets,
-                targets,
+                targets: Targets::wide(targets),
                 sorted,
             },
             iota: Vec::new(),
@@ -279,9 +297,16 @@ impl Connectivity {
     }
 
     /// Records the post population size (for sparse rows; implicit layouts know it), so
-    /// that delivery into the whole post population skips per-row range checks.
+    /// that delivery into the whole post population skips per-row range checks. Sparse
+    /// rows onto at most 65 536 post neurons are stored as `u16` from then on
+    /// ([`Targets::narrow`]; the synapses are unchanged).
     pub fn with_post_size(mut self, post: u32) -> Self {
         self.post_size = Some(post as usize);
+        if let Layout::Sparse { targets, .. } = &mut self.layout
+            && post <= NARROW_POST_MAX
+        {
+            targets.narrow();
+        }
         self
     }
 
@@ -331,19 +356,19 @@ impl Connectivity {
             Layout::Sparse {
                 offsets, targets, ..
             } => Row {
-                head: &targets[offsets[i]..offsets[i + 1]],
+                head: targets.slice().range(offsets[i]..offsets[i + 1]),
                 tail: empty,
             },
             Layout::Dense { .. } => Row {
-                head: &self.iota,
+                head: TargetSlice::Wide(&self.iota),
                 tail: empty,
             },
             Layout::Lateral { .. } => Row {
-                head: &self.iota[..i],
+                head: TargetSlice::Wide(&self.iota[..i]),
                 tail: &self.iota[i + 1..],
             },
             Layout::Diagonal { .. } => Row {
-                head: &self.iota[i..=i],
+                head: TargetSlice::Wide(&self.iota[i..=i]),
                 tail: empty,
             },
         }
@@ -372,7 +397,7 @@ impl Connectivity {
         match &self.layout {
             Layout::Sparse {
                 offsets, targets, ..
-            } => offsets.len() * size_of::<usize>() + targets.len() * size_of::<u32>(),
+            } => offsets.len() * size_of::<usize>() + targets.memory_bytes(),
             _ => self.iota.len() * size_of::<u32>(),
         }
     }
@@ -715,53 +740,10 @@ fn deliver_range(
     match &conn.layout {
         Layout::Sparse {
             offsets, targets, ..
-        } => {
-            // Rows are scattered over the target array: each would otherwise cost a few
-            // full memory latencies (at 64 000 neurons most of the delivery time). The
-            // rows of the first spikes started loading before the synapse model's sweep
-            // (`prefetch_first_rows`, called by `deliver_between`),
-            // then each iteration asks for the row `PREFETCH_AHEAD` spikes ahead.
-            let prefetch_row = |ahead: u32| prefetch_row(offsets, targets, w, ahead);
-            let far = 2 * PREFETCH_AHEAD;
-            for (n, &i) in spikes.iter().enumerate() {
-                if let Some(&ahead) = spikes.get(n + far) {
-                    prefetch_read(offsets, ahead as usize + 1);
-                }
-                if let Some(&ahead) = spikes.get(n + PREFETCH_AHEAD) {
-                    prefetch_row(ahead);
-                }
-                let (mut a, mut b) = (offsets[i as usize], offsets[i as usize + 1]);
-                if !whole {
-                    // Cut the row to `lo..hi`; a part at either end of the post range
-                    // searches for one bound only.
-                    let row = &targets[a..b];
-                    let first = if lo == 0 {
-                        0
-                    } else {
-                        row.partition_point(|&j| (j as usize) < lo)
-                    };
-                    let last = if hi >= conn_post_bound(targets, a, b) {
-                        row.len()
-                    } else {
-                        first + row[first..].partition_point(|&j| (j as usize) < hi)
-                    };
-                    (a, b) = (a + first, a + last);
-                }
-                match w {
-                    Param::Scalar(w) => {
-                        let add = scale * w;
-                        for &j in &targets[a..b] {
-                            out[j as usize - lo] += add;
-                        }
-                    }
-                    Param::PerElement(ws) => {
-                        for (&j, &w) in targets[a..b].iter().zip(&ws[a..b]) {
-                            out[j as usize - lo] += scale * w;
-                        }
-                    }
-                }
-            }
-        }
+        } => match targets.slice() {
+            TargetSlice::Wide(t) => deliver_rows(offsets, t, w, spikes, scale, lo, whole, out),
+            TargetSlice::Narrow(t) => deliver_rows(offsets, t, w, spikes, scale, lo, whole, out),
+        },
         Layout::Dense { post, .. } => {
             for &i in spikes {
                 let base = i as usize * *post as usize;
@@ -792,6 +774,71 @@ fn deliver_range(
                         Param::Scalar(w) => scale * w,
                         Param::PerElement(ws) => scale * ws[i],
                     };
+                }
+            }
+        }
+    }
+}
+
+/// The sparse-row part of [`deliver_range`], for targets stored as `T`: rows of `spikes`
+/// cut to the post range `lo..lo + out.len()` unless `whole`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "deliver_range's arguments, with the rows unpacked"
+)]
+#[inline(always)]
+fn deliver_rows<T: TargetIndex>(
+    offsets: &[usize],
+    targets: &[T],
+    w: &Param,
+    spikes: &[u32],
+    scale: f32,
+    lo: usize,
+    whole: bool,
+    out: &mut [f32],
+) {
+    let hi = lo + out.len();
+    // Rows are scattered over the target array: each would otherwise cost a few full
+    // memory latencies (at 64 000 neurons most of the delivery time). The rows of the
+    // first spikes started loading before the synapse model's sweep
+    // (`prefetch_first_rows`, called by `deliver_between`), then each iteration asks for
+    // the row `PREFETCH_AHEAD` spikes ahead.
+    let prefetch_row = |ahead: u32| prefetch_row(offsets, targets, w, ahead);
+    let far = 2 * PREFETCH_AHEAD;
+    for (n, &i) in spikes.iter().enumerate() {
+        if let Some(&ahead) = spikes.get(n + far) {
+            prefetch_read(offsets, ahead as usize + 1);
+        }
+        if let Some(&ahead) = spikes.get(n + PREFETCH_AHEAD) {
+            prefetch_row(ahead);
+        }
+        let (mut a, mut b) = (offsets[i as usize], offsets[i as usize + 1]);
+        if !whole {
+            // Cut the row to `lo..hi`; a part at either end of the post range searches
+            // for one bound only.
+            let row = &targets[a..b];
+            let first = if lo == 0 {
+                0
+            } else {
+                row.partition_point(|&j| j.index() < lo)
+            };
+            let last = if hi >= conn_post_bound(targets, a, b) {
+                row.len()
+            } else {
+                first + row[first..].partition_point(|&j| j.index() < hi)
+            };
+            (a, b) = (a + first, a + last);
+        }
+        match w {
+            Param::Scalar(w) => {
+                let add = scale * w;
+                for &j in &targets[a..b] {
+                    out[j.index() - lo] += add;
+                }
+            }
+            Param::PerElement(ws) => {
+                for (&j, &w) in targets[a..b].iter().zip(&ws[a..b]) {
+                    out[j.index() - lo] += scale * w;
                 }
             }
         }
@@ -831,7 +878,7 @@ pub fn push_rows(
     bounds: &[usize],
     own: usize,
     own_part: &mut [f32],
-    mut outbox: impl FnMut(usize, &[u32]),
+    mut outbox: impl FnMut(usize, TargetSlice<'_>),
 ) {
     let Layout::Sparse {
         offsets,
@@ -841,6 +888,36 @@ pub fn push_rows(
     else {
         panic!("push_rows needs sorted sparse rows");
     };
+    match targets.slice() {
+        TargetSlice::Wide(t) => {
+            push_rows_of(offsets, t, spikes, add, bounds, own, own_part, |d, run| {
+                outbox(d, TargetSlice::Wide(run))
+            })
+        }
+        TargetSlice::Narrow(t) => {
+            push_rows_of(offsets, t, spikes, add, bounds, own, own_part, |d, run| {
+                outbox(d, TargetSlice::Narrow(run))
+            })
+        }
+    }
+}
+
+/// [`push_rows`] for targets stored as `T`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "push_rows's arguments, with the rows unpacked"
+)]
+#[inline(always)]
+fn push_rows_of<T: TargetIndex>(
+    offsets: &[usize],
+    targets: &[T],
+    spikes: &[u32],
+    add: f32,
+    bounds: &[usize],
+    own: usize,
+    own_part: &mut [f32],
+    mut outbox: impl FnMut(usize, &[T]),
+) {
     let shares = bounds.len() - 1;
     let lo = bounds.get(own).copied().unwrap_or(0);
     let far = 2 * PREFETCH_AHEAD;
@@ -865,13 +942,13 @@ pub fn push_rows(
             let end = if d + 1 == shares {
                 row.len()
             } else {
-                start + row[start..].partition_point(|&j| (j as usize) < bounds[d + 1])
+                start + row[start..].partition_point(|&j| j.index() < bounds[d + 1])
             };
             let part = &row[start..end];
             if !part.is_empty() {
                 if d == own {
                     for &j in part {
-                        own_part[j as usize - lo] += add;
+                        own_part[j.index() - lo] += add;
                     }
                 } else {
                     outbox(d, part);
@@ -891,6 +968,10 @@ pub fn add_pushed(targets: &[u32], add: f32, lo: usize, part: &mut [f32]) {
     }
 }
 
+/// The largest post population whose sparse rows are stored as `u16` (indices up to
+/// 65 535).
+const NARROW_POST_MAX: u32 = 1 << 16;
+
 /// How many spikes ahead delivery prefetches a row (rows in flight at once).
 const PREFETCH_AHEAD: usize = 6;
 
@@ -909,22 +990,28 @@ fn prefetch_first_rows(conn: &Connectivity, weights: &Weights, spikes: &[u32]) {
             .iter()
             .take(2 * PREFETCH_AHEAD)
             .for_each(|&i| prefetch_read(offsets, i as usize + 1));
-        spikes
-            .iter()
-            .take(PREFETCH_AHEAD)
-            .for_each(|&i| prefetch_row(offsets, targets, &weights.0, i));
+        let first = spikes.iter().take(PREFETCH_AHEAD);
+        match targets.slice() {
+            TargetSlice::Wide(t) => first.for_each(|&i| prefetch_row(offsets, t, &weights.0, i)),
+            TargetSlice::Narrow(t) => {
+                first.for_each(|&i| prefetch_row(offsets, t, &weights.0, i));
+            }
+        }
     }
 }
 
 /// Prefetches the first [`PREFETCH_ROW_MAX`] synapses of row `i` (targets, and weights
 /// when per synapse).
 #[inline(always)]
-fn prefetch_row(offsets: &[usize], targets: &[u32], w: &Param, i: u32) {
+fn prefetch_row<T>(offsets: &[usize], targets: &[T], w: &Param, i: u32) {
     let (a, b) = (offsets[i as usize], offsets[i as usize + 1]);
     let end = b.min(a + PREFETCH_ROW_MAX);
-    for k in (a..end).step_by(16) {
+    // One prefetch per cache line: 16 `u32` targets or weights, 32 `u16` targets.
+    for k in (a..end).step_by(64 / size_of::<T>()) {
         prefetch_read(targets, k);
-        if let Param::PerElement(ws) = w {
+    }
+    if let Param::PerElement(ws) = w {
+        for k in (a..end).step_by(16) {
             prefetch_read(ws, k);
         }
     }
@@ -956,11 +1043,11 @@ pub(crate) fn prefetch_read<T>(data: &[T], index: usize) {
 /// that is one past its largest target, so a row whose bound is ≤ `hi` needs no range cut;
 /// unsorted (`pairs`) rows are only ever delivered whole, where every target is < `hi`.
 #[inline]
-fn conn_post_bound(targets: &[u32], a: usize, b: usize) -> usize {
+fn conn_post_bound<T: TargetIndex>(targets: &[T], a: usize, b: usize) -> usize {
     if a == b {
         0
     } else {
-        targets[b - 1] as usize + 1
+        targets[b - 1].index() + 1
     }
 }
 
@@ -1070,7 +1157,8 @@ mod tests {
     /// Rows pushed by shares (each its own spikes, its range at once, the others' parts
     /// through outboxes added afterwards) give bit for bit what one delivery in spike order
     /// gives, for every way of cutting the post range in up to 3 shares and of dealing the
-    /// spikes to them; the own part gets exactly the own range's terms.
+    /// spikes to them; the own part gets exactly the own range's terms. Rows stored as
+    /// `u32` and as `u16` alike.
     #[test]
     fn pushed_rows_add_what_one_delivery_adds() {
         // 7 pre neurons, 9 post; rows with repeats across rows, an empty row, both ends.
@@ -1078,7 +1166,16 @@ mod tests {
         let targets = vec![
             0, 3, 4, 8, /* 1: empty */ 1, 2, 8, 0, 1, 2, 3, 4, 8, 2, 5, 6, 7, 0, 4, 5,
         ];
-        let conn = Connectivity::from_csr(offsets, targets);
+        let wide = Connectivity::from_csr(offsets, targets);
+        let narrow = wide.clone().with_post_size(9);
+        assert!(matches!(narrow.layout, Layout::Sparse { ref targets, .. } if targets.is_narrow()));
+        for conn in [wide, narrow] {
+            pushed_rows_add_what_one_delivery_adds_through(&conn);
+        }
+    }
+
+    fn pushed_rows_add_what_one_delivery_adds_through(conn: &Connectivity) {
+        let conn = conn.clone();
         assert!(rows_pushable(&conn));
         let (post, add) = (9usize, 0.3f32);
         let base: Vec<f32> = (0..post).map(|j| 0.7 * j as f32 - 1.1).collect();
@@ -1115,9 +1212,9 @@ mod tests {
                         assert_ne!(d, own);
                         assert!(
                             run.iter()
-                                .all(|&j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
+                                .all(|j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
                         );
-                        boxes[d].extend_from_slice(run);
+                        run.extend_into(&mut boxes[d]);
                     });
                 }
                 for (writer, boxes) in outboxes.iter().enumerate() {
@@ -1153,7 +1250,12 @@ mod tests {
                 deliver_spikes(&csr, &w, &spikes, 1.5, &mut expected);
                 for lo in 0..post {
                     for hi in lo + 1..=post {
+                        // Rows onto ≤ 65 536 neurons become `u16` once sized.
                         let sized = csr.clone().with_post_size(post as u32);
+                        assert!(matches!(
+                            sized.layout,
+                            Layout::Sparse { ref targets, .. } if targets.is_narrow()
+                        ));
                         for c in [&conn, &csr, &sized] {
                             let mut part = vec![0.0; hi - lo];
                             deliver_range(c, &w, &spikes, 1.5, lo, &mut part);
@@ -1166,15 +1268,18 @@ mod tests {
     }
 
     /// A step with ≥ `PARALLEL_MIN_EVENTS` events is split by post range on a 2-thread pool;
-    /// the result is bit-identical to one thread for sorted CSR rows and dense rows.
+    /// the result is bit-identical to one thread for sorted CSR rows (`u32` and `u16`, which
+    /// agree) and dense rows.
     #[test]
     fn parallel_delivery_is_bit_identical_to_serial() {
         let post = 20_000u32;
         // Pseudo-random sorted rows of ~1250 targets each.
         let sparse = random_rows(64, post, 12345);
+        let narrow = sparse.clone().with_post_size(post);
         let dense = Connectivity::dense(64, post);
         let spikes: Vec<u32> = (0..64).rev().collect();
-        for conn in [&sparse, &dense] {
+        let mut wide_result = None;
+        for conn in [&sparse, &narrow, &dense] {
             let w = weights(conn.len());
             let events: usize = spikes.iter().map(|&i| conn.row(i as usize).len()).sum();
             assert!(events >= PARALLEL_MIN_EVENTS, "{events}");
@@ -1188,6 +1293,13 @@ mod tests {
             let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&run(2)), bits(&one));
             assert_eq!(bits(&run(3)), bits(&one));
+            match conn.layout() {
+                Layout::Sparse { targets, .. } if targets.is_narrow() => {
+                    assert_eq!(wide_result.as_ref(), Some(&bits(&one)));
+                }
+                Layout::Sparse { .. } => wide_result = Some(bits(&one)),
+                _ => {}
+            }
         }
     }
 

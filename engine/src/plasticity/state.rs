@@ -218,7 +218,8 @@ impl Columns {
                 // Counting sort of the synapses by post neuron; each column keeps increasing
                 // synapse order (hence increasing pre order).
                 let mut col = vec![0usize; post + 1];
-                for &j in targets {
+                let targets = targets.slice();
+                for j in targets.iter() {
                     col[j as usize + 1] += 1;
                 }
                 for j in 0..post {
@@ -228,7 +229,7 @@ impl Columns {
                 let mut synapses = vec![0u32; targets.len()];
                 let mut pre = vec![0u32; targets.len()];
                 for (i, w) in offsets.windows(2).enumerate() {
-                    for (s, &j) in targets[w[0]..w[1]].iter().enumerate() {
+                    for (s, j) in targets.range(w[0]..w[1]).iter().enumerate() {
                         let j = j as usize;
                         synapses[fill[j]] = (w[0] + s) as u32;
                         pre[fill[j]] = i as u32;

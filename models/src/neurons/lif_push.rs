@@ -266,7 +266,7 @@ impl Pushes {
         }
         ember_engine::push_rows(conn, spikes, add, &s.bounds, writer, own_part, |d, run| {
             // SAFETY: as above.
-            unsafe { (*s.outboxes[s.index(parity, writer, d)].0.get()).extend_from_slice(run) }
+            run.extend_into(unsafe { &mut *s.outboxes[s.index(parity, writer, d)].0.get() })
         });
     }
 
