@@ -85,4 +85,6 @@ fn main() {
     }
     println!("cargo:rustc-link-arg-bin=ember=-L{}", dir.display());
     println!("cargo:rustc-link-arg-bin=ember=-static-pie");
+    // For the test that checks the binary has no dynamic loader.
+    println!("cargo:rustc-env=EMBER_STATIC_LINK=1");
 }
