@@ -191,9 +191,83 @@ unsafe impl GlobalAlloc for CacheLineAlloc {
     }
 }
 
+/// Asks the kernel to map the whole pages of `room` now, in one call, rather than one page
+/// fault at a time as they are first written (Linux ≥ 5.14, `MADV_POPULATE_WRITE`;
+/// elsewhere, or if the call fails, nothing happens and the pages fault in as usual).
+///
+/// Why: building a projection writes its target array once, front to back, into room
+/// reserved for it; each first touch of a page was a fault (≈ 1 µs here with its memory
+/// cgroup accounting). The contents are unchanged: freshly mapped pages are zero either way.
+/// Returns whether the kernel mapped them.
+pub fn populate<T>(room: &mut [std::mem::MaybeUninit<T>]) -> bool {
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = room;
+        false
+    }
+    #[cfg(target_os = "linux")]
+    {
+        const MADV_POPULATE_WRITE: i32 = 23;
+        const PAGE: usize = 4096;
+        let start = room.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(room);
+        let (first, last) = (start.next_multiple_of(PAGE), end / PAGE * PAGE);
+        // SAFETY: the range lies within `room`, memory this process owns and may write;
+        // populating it writes nothing the program can observe.
+        last > first
+            && unsafe {
+                libc::madvise(
+                    first as *mut libc::c_void,
+                    last - first,
+                    MADV_POPULATE_WRITE,
+                )
+            } == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Resident memory of this process, bytes (Linux).
+    #[cfg(target_os = "linux")]
+    fn resident_bytes() -> usize {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("procfs");
+        let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    /// Populating maps the room at once (resident memory grows by about its size before
+    /// anything is written) on kernels that have `MADV_POPULATE_WRITE` (5.14 and later).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn populate_maps_the_room_before_it_is_written() {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release.trim().split(['.', '-']);
+        let major: u32 = parts.next().unwrap().parse().unwrap();
+        let minor: u32 = parts.next().unwrap().parse().unwrap();
+        let size = 256 << 20;
+        let mut room: Vec<u8> = Vec::with_capacity(size);
+        let before = resident_bytes();
+        let done = populate(room.spare_capacity_mut());
+        let grown = resident_bytes().saturating_sub(before);
+        if (major, minor) >= (5, 14) {
+            assert!(done, "kernel {release}");
+        }
+        if done {
+            assert!(
+                grown >= size / 2,
+                "resident memory grew by {grown} bytes only"
+            );
+        }
+        room.extend(std::iter::repeat_n(7u8, 1000));
+        assert!(room.iter().all(|&b| b == 7));
+        let mut tiny: Vec<u32> = Vec::with_capacity(3);
+        assert!(
+            !populate(tiny.spare_capacity_mut()),
+            "less than a page: nothing to map"
+        );
+    }
 
     fn fill(p: *mut u8, n: usize, seed: u8) {
         for k in 0..n {

@@ -539,6 +539,7 @@ fn build_rows<S>(
         let mut scratch = init();
         let mut offsets = Vec::with_capacity(pre + 1);
         let mut targets = Vec::with_capacity(expected);
+        crate::alloc::populate(targets.spare_capacity_mut());
         offsets.push(0);
         for i in 0..pre {
             fill_row(&mut scratch, i, &mut targets);
