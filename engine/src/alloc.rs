@@ -198,6 +198,9 @@ unsafe impl GlobalAlloc for CacheLineAlloc {
 /// Why: building a projection writes its target array once, front to back, into room
 /// reserved for it; each first touch of a page was a fault (≈ 1 µs here with its memory
 /// cgroup accounting). The contents are unchanged: freshly mapped pages are zero either way.
+/// Only for room that stays in cache until it is written: a page faulted in is zeroed just
+/// before its first write, while populated pages are zeroed all at once and, beyond the
+/// cache, written back to memory and read again.
 /// Returns whether the kernel mapped them.
 pub fn populate<T>(room: &mut [std::mem::MaybeUninit<T>]) -> bool {
     #[cfg(not(target_os = "linux"))]

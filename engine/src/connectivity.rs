@@ -177,6 +177,9 @@ const ROWS_PER_CHUNK: usize = 256;
 /// space, but a system that does not overcommit memory counts it all.
 const MAX_RESERVED: usize = 1 << 30;
 
+/// The largest target array a 1-thread build maps in one call before writing it, bytes.
+const POPULATE_MAX_BYTES: usize = 8 << 20;
+
 /// Largest synapse count a build accepts (keeps `usize` byte counts far from overflow).
 const MAX_SYNAPSES: u128 = usize::MAX as u128 / 8;
 
@@ -539,7 +542,12 @@ fn build_rows<S>(
         let mut scratch = init();
         let mut offsets = Vec::with_capacity(pre + 1);
         let mut targets = Vec::with_capacity(expected);
-        crate::alloc::populate(targets.spare_capacity_mut());
+        // Mapped at once while the array fits in cache (see `alloc::populate`); a larger
+        // one is better faulted in page by page, each page zeroed just before it is written
+        // (10⁹ synapses built in 7.2 s populated, 6.6 s not).
+        if expected * size_of::<u32>() <= POPULATE_MAX_BYTES {
+            crate::alloc::populate(targets.spare_capacity_mut());
+        }
         offsets.push(0);
         for i in 0..pre {
             fill_row(&mut scratch, i, &mut targets);
