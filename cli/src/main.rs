@@ -165,7 +165,7 @@ fn print_report(
     let s = &report.summary;
     writeln!(
         out,
-        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s (build {:.4} s, loop {:.4} s)",
+        "{name}: {} steps of {} ms ({} ms), seed {}, {} thread(s), {:.3} s (build {:.6} s, loop {:.6} s)",
         s.steps,
         s.step_time,
         s.duration,
