@@ -213,7 +213,8 @@ fn between_runs_pulled_currents_hold_the_step_s_values() {
 #[test]
 fn only_projections_the_lif_pass_can_run_whole_are_pulled() {
     let mut sim = new_sim(2);
-    let src = lif(&mut sim, "src", 2_000);
+    // Large enough to be cut on a team, so that the team pulls at all.
+    let src = lif(&mut sim, "src", 10_000);
     let plain = lif(&mut sim, "plain", 2_000);
     let delayed = lif(&mut sim, "delayed", 2_000);
     let mixed = lif(&mut sim, "mixed", 2_000);
@@ -474,4 +475,37 @@ fn carried_decay_on_a_team_gives_one_thread_s_spikes() {
         run_step_by_step(&mut stepped, &pops, 200) == spikes_one,
         "differs without carrying"
     );
+}
+
+/// A team whose populations are all too small to be cut (CUBA 4 000: 3 200 + 800 neurons)
+/// has no section to save by pulling: its projections carry their decay as on one thread,
+/// with one thread's spikes, on 2 and 3 threads.
+#[test]
+fn a_team_of_small_populations_carries_instead_of_pulling() {
+    let build = |threads: usize| {
+        let mut sim = new_sim(threads);
+        let exc = lif(&mut sim, "exc", 3_200);
+        let inh = lif(&mut sim, "inh", 800);
+        let pairs = [
+            ("ee", exc, exc, 1.6),
+            ("ei", exc, inh, 1.6),
+            ("ie", inh, exc, -9.0),
+            ("ii", inh, inh, -9.0),
+        ];
+        let projections: Vec<_> = pairs
+            .into_iter()
+            .map(|(name, pre, post, w)| connect(&mut sim, name, pre, post, w, 0.02))
+            .collect();
+        (sim, [exc, inh], projections)
+    };
+    let (mut one, pops, _) = build(1);
+    let spikes_one = run(&mut one, &pops, 300);
+    assert!(spikes_one.iter().all(|s| s.len() > 100), "too few spikes");
+    for threads in [2, 3] {
+        let (mut team, pops, projections) = build(threads);
+        let spikes = run(&mut team, &pops, 300);
+        assert_eq!(pulled(&team, &projections), [false; 4], "{threads} threads");
+        assert_eq!(carried(&team, &projections), [true; 4], "{threads} threads");
+        assert!(spikes == spikes_one, "{threads} threads: spikes differ");
+    }
 }
