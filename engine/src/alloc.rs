@@ -201,6 +201,7 @@ unsafe impl GlobalAlloc for CacheLineAlloc {
 /// Only for room that stays in cache until it is written: a page faulted in is zeroed just
 /// before its first write, while populated pages are zeroed all at once and, beyond the
 /// cache, written back to memory and read again.
+///
 /// Returns whether the kernel mapped them.
 pub fn populate<T>(room: &mut [std::mem::MaybeUninit<T>]) -> bool {
     #[cfg(not(target_os = "linux"))]

@@ -22,9 +22,11 @@
 //!   `Sum` rule), every one of its incoming projections can be pulled, and there are at
 //!   most [`PullsDelivery::max_incoming`];
 //! - its rows can be cut by post range (every rule except `pairs`);
-//! - the simulation runs on more than one thread: on one there is no section to save, and
-//!   pulling measured 0–5 % *slower* there (CUBA 4 000, within this VM's noise), so one
-//!   thread keeps the two passes (but carries the decay, below);
+//! - the simulation runs on more than one thread and some population is large enough for
+//!   the team to cut its neuron pass (`PARALLEL_MIN_ELEMENTS` neurons): otherwise there is
+//!   no section to save, and pulling measured 0–5 % *slower* on one thread and 8–11 %
+//!   slower on a team of small populations (CUBA 4 000), so such a run keeps the two passes
+//!   (but carries the decay, below);
 //! - and no system the engine cannot vouch for touches a projection's current, or writes
 //!   spikes, weights or connectivity, anywhere in the step (a user recorder of projection
 //!   currents, a user plasticity rule, an exclusive system): such a system might look
@@ -146,13 +148,18 @@ impl RunSpan {
 
 /// Marks every projection that can be pulled with [`Pulled`], every other one whose decay
 /// can be carried with [`CarriedDecay`], and unmarks the others: see the module docs for
-/// the rules. `confined` lists the system types vouched for; `threads` is the
-/// simulation's thread count.
-pub(crate) fn refresh(world: &mut World, schedule: &Schedule, confined: &[TypeId], threads: usize) {
+/// the rules. `confined` lists the system types vouched for; `team_cuts` says whether the
+/// run's thread team cuts some neuron pass (only then does pulling save a section).
+pub(crate) fn refresh(
+    world: &mut World,
+    schedule: &Schedule,
+    confined: &[TypeId],
+    team_cuts: bool,
+) {
     let (pull_allowed, carry_allowed) = match schedule.systems_with_access() {
         Ok(systems) => {
             let watched = Watched::of(world);
-            let (mut pull, mut carry) = (threads > 1, true);
+            let (mut pull, mut carry) = (team_cuts, true);
             for (_, s) in systems {
                 pull &= !watched.may_look_between(s, confined);
                 carry &= !watched.may_read_currents(s, confined);

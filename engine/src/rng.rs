@@ -202,8 +202,9 @@ pub const GEOMETRIC_WIDE_BATCH: usize = 16 * GEOMETRIC_BATCH;
 ///
 /// The batch width follows the caller's estimate of how many draws it will take:
 /// [`GEOMETRIC_WIDE_BATCH`] while at least that many are still expected, then
-/// [`GEOMETRIC_MID_BATCH`] likewise, then [`GEOMETRIC_BATCH`], so a short row computes no more draws it throws away than with
-/// narrow batches alone. The estimate changes only the speed, never the values.
+/// [`GEOMETRIC_MID_BATCH`] likewise, then [`GEOMETRIC_BATCH`], so a short row computes no
+/// more draws it throws away than with narrow batches alone. The estimate changes only the
+/// speed, never the values.
 pub struct GeometricDraws {
     stream: RngStream,
     ln_q: f64,

@@ -1306,13 +1306,9 @@ impl Simulation {
         // is set up as for one thread (decay carried, delivery by the synapse system, which
         // still splits steps with many events): the pull's bookkeeping cost CUBA 4 000
         // 0.87× of one thread's speed on 2 threads.
-        let threads = if self.any_population_cut() {
-            self.config.threads
-        } else {
-            1
-        };
+        let team_cuts = self.any_population_cut();
         let (world, confined) = (&mut self.world, &self.trusted.confined);
-        crate::pull::refresh(world, &self.schedule, confined, threads);
+        crate::pull::refresh(world, &self.schedule, confined, team_cuts);
         Ok(())
     }
 
