@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use ember_engine::{SpikeEvent, TraceRecorder};
+use ember_engine::{SpikeRecorder, SpikeRun, TraceRecorder};
 use serde_json::json;
 
 use crate::npy::{self, Field};
@@ -20,7 +20,33 @@ pub struct PopulationSpikes<'a> {
     /// `populations`), written to `spikes.npy`.
     pub index: u32,
     /// Its recorded spikes (step, batch, neuron order).
-    pub events: &'a [SpikeEvent],
+    pub spikes: &'a SpikeRecorder,
+}
+
+/// Each population's runs of spikes, merged by step: calls `each(population, run,
+/// neurons, first)` in step order, then population order (the order of `pops`), then
+/// batch; `first` is true for the first run of each step.
+fn merge_by_step<E>(
+    pops: &[PopulationSpikes<'_>],
+    mut each: impl FnMut(usize, SpikeRun, &[u32], bool) -> Result<(), E>,
+) -> Result<(), E> {
+    // Each population's runs are already sorted by (step, batch): a k-way merge on step
+    // yields the global order without sorting.
+    let mut cursors: Vec<_> = pops.iter().map(|p| p.spikes.runs().peekable()).collect();
+    while let Some(step) = cursors
+        .iter_mut()
+        .filter_map(|c| c.peek().map(|(run, _)| run.step))
+        .min()
+    {
+        let mut first = true;
+        for (k, c) in cursors.iter_mut().enumerate() {
+            while let Some((run, neurons)) = c.next_if(|(run, _)| run.step == step) {
+                each(k, run, neurons, first)?;
+                first = false;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A time in ms as written to files: `step × Δt` as the nearest f32.
@@ -44,34 +70,31 @@ pub fn write_spikes_csv(
     let mut prefixes: Vec<Vec<u8>> = pops.iter().map(|p| [p.name, ","].concat().into()).collect();
     let prefixes: Vec<Padded<'_, PREFIX>> = prefixes.iter_mut().map(Padded::new_in).collect();
     let mut rows = RowBuffer::new();
-    // Each population's events are already sorted by (step, batch, neuron): a k-way merge
-    // on step yields the global order without sorting.
-    let mut cursors = vec![0usize; pops.len()];
     let mut text = Vec::with_capacity(SUFFIX);
-    loop {
-        let next_step = pops
-            .iter()
-            .zip(&cursors)
-            .filter_map(|(p, &c)| p.events.get(c).map(|e| e.step))
-            .min();
-        let Some(step) = next_step else {
-            break;
-        };
-        // The `,step,time` suffix is shared by every row of the step: format it once.
-        text.clear();
-        text.push(b',');
-        push_decimal(&mut text, step);
-        text.push(b',');
-        times.push(&mut text, step);
-        text.push(b'\n');
-        let suffix = Padded::<SUFFIX>::new_in(&mut text);
-        for ((p, c), prefix) in pops.iter().zip(cursors.iter_mut()).zip(&prefixes) {
-            while let Some(e) = p.events.get(*c).filter(|e| e.step == step) {
-                rows.push(out, prefix, e.neuron, e.batch, &suffix)?;
-                *c += 1;
+    let mut suffix_len = 0;
+    merge_by_step(pops, |k, run, neurons, first| -> io::Result<()> {
+        if first {
+            // The `,step,time` suffix is shared by every row of the step: format it once.
+            text.clear();
+            text.push(b',');
+            push_decimal(&mut text, run.step);
+            text.push(b',');
+            times.push(&mut text, run.step);
+            text.push(b'\n');
+            suffix_len = text.len();
+            if suffix_len < SUFFIX {
+                text.resize(SUFFIX, 0);
             }
         }
-    }
+        let suffix = Padded::<SUFFIX> {
+            bytes: &text,
+            len: suffix_len,
+        };
+        for &neuron in neurons {
+            rows.push(out, &prefixes[k], neuron, run.batch, &suffix)?;
+        }
+        Ok(())
+    })?;
     rows.flush(out)
 }
 
@@ -346,30 +369,21 @@ pub fn write_spikes_npy(
     pops: &[PopulationSpikes<'_>],
     step_time: f64,
 ) -> io::Result<()> {
-    let len = pops.iter().map(|p| p.events.len() as u64).sum();
+    let len = pops.iter().map(|p| p.spikes.len() as u64).sum();
     npy::write_header(out, &spikes_npy_fields(), len)?;
-    let mut cursors = vec![0usize; pops.len()];
     let mut record = [0u8; 24];
-    while let Some(step) = pops
-        .iter()
-        .zip(&cursors)
-        .filter_map(|(p, &c)| p.events.get(c).map(|e| e.step))
-        .min()
-    {
-        let time = time_of(step, step_time);
-        for (p, c) in pops.iter().zip(cursors.iter_mut()) {
-            while let Some(e) = p.events.get(*c).filter(|e| e.step == step) {
-                record[0..4].copy_from_slice(&p.index.to_le_bytes());
-                record[4..8].copy_from_slice(&e.neuron.to_le_bytes());
-                record[8..12].copy_from_slice(&e.batch.to_le_bytes());
-                record[12..20].copy_from_slice(&step.to_le_bytes());
-                record[20..24].copy_from_slice(&time.to_le_bytes());
-                out.write_all(&record)?;
-                *c += 1;
-            }
+    merge_by_step(pops, |k, run, neurons, _| -> io::Result<()> {
+        let time = time_of(run.step, step_time);
+        record[0..4].copy_from_slice(&pops[k].index.to_le_bytes());
+        record[8..12].copy_from_slice(&run.batch.to_le_bytes());
+        record[12..20].copy_from_slice(&run.step.to_le_bytes());
+        record[20..24].copy_from_slice(&time.to_le_bytes());
+        for &neuron in neurons {
+            record[4..8].copy_from_slice(&neuron.to_le_bytes());
+            out.write_all(&record)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The shortest width of the `variable` field of `traces.npy`.
@@ -575,6 +589,17 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ember_engine::SpikeEvent;
+    use ember_engine::bevy_ecs::entity::Entity;
+
+    /// A recorder holding `events` (in recording order).
+    fn recorder(events: &[SpikeEvent]) -> SpikeRecorder {
+        let mut r = SpikeRecorder::with_capacity(Entity::PLACEHOLDER, events.len());
+        for &e in events {
+            r.push(e);
+        }
+        r
+    }
 
     fn ev(step: u64, neuron: u32) -> SpikeEvent {
         SpikeEvent {
@@ -595,12 +620,12 @@ mod tests {
                 PopulationSpikes {
                     name: "a",
                     index: 0,
-                    events: &a,
+                    spikes: &recorder(&a),
                 },
                 PopulationSpikes {
                     name: "b",
                     index: 1,
-                    events: &b,
+                    spikes: &recorder(&b),
                 },
             ],
             0.1,
@@ -620,12 +645,12 @@ mod tests {
             PopulationSpikes {
                 name: "a",
                 index: 0,
-                events: &a,
+                spikes: &recorder(&a),
             },
             PopulationSpikes {
                 name: "b",
                 index: 5,
-                events: &b,
+                spikes: &recorder(&b),
             },
         ];
         let mut out = Vec::new();
@@ -746,12 +771,12 @@ mod tests {
             PopulationSpikes {
                 name: long_name,
                 index: 0,
-                events: &events_a,
+                spikes: &recorder(&events_a),
             },
             PopulationSpikes {
                 name: "b",
                 index: 1,
-                events: &events_b,
+                spikes: &recorder(&events_b),
             },
         ];
         let mut out = Vec::new();

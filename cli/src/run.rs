@@ -245,7 +245,9 @@ pub fn run_with(
         .map(|&(k, rec)| PopulationSpikes {
             name: &h.populations[k].0,
             index: k as u32,
-            events: sim.recorded_spikes(rec),
+            spikes: sim
+                .spike_recorder(rec)
+                .expect("a spike recorder of the run"),
         })
         .collect();
     let path = out.join("spikes.csv");
@@ -325,8 +327,9 @@ pub fn run_with(
             .spike_recorders
             .iter()
             .flat_map(|&(k, rec)| {
-                sim.recorded_spikes(rec)
-                    .iter()
+                sim.spike_recorder(rec)
+                    .into_iter()
+                    .flat_map(|r| r.events())
                     .filter(|e| e.batch == 0)
                     .map(move |e| plot::RasterSpike {
                         population: k as u32,

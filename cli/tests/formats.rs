@@ -516,7 +516,7 @@ fn spikes_csv_in_chunks(sc: &Scenario, chunks: &[u64]) -> Vec<u8> {
         .map(|&(k, rec)| PopulationSpikes {
             name: &h.populations[k].0,
             index: k as u32,
-            events: sim.recorded_spikes(rec),
+            spikes: sim.spike_recorder(rec).expect("a spike recorder"),
         })
         .collect();
     let mut out = Vec::new();

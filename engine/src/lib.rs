@@ -72,7 +72,7 @@ pub use projection::{
 pub use pull::{CarriedDecay, DecayingCurrent, Pulled, PullsDelivery, RunSpan};
 pub use record::{
     ProjectionTraceRecorder, ProjectionTraceRow, ProjectionVariable, SpikeEvent, SpikeRecorder,
-    TraceRecorder, TraceVariable,
+    SpikeRun, TraceRecorder, TraceVariable,
 };
 pub use scenario::{Scenario, ScenarioHandles};
 pub use simulation::{ENGINE, PopulationOptions, RunForError, SimConfig, Simulation};

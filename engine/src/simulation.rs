@@ -1075,10 +1075,7 @@ impl Simulation {
         let reserve = (pop.len() / 8).max(64);
         Ok(self
             .world
-            .spawn(SpikeRecorder {
-                target: target.0,
-                events: Vec::with_capacity(reserve),
-            })
+            .spawn(SpikeRecorder::with_capacity(target.0, reserve))
             .id())
     }
 
@@ -1130,11 +1127,16 @@ impl Simulation {
             .id())
     }
 
-    /// The recorded spikes of a spike recorder.
-    pub fn recorded_spikes(&self, recorder: Entity) -> &[SpikeEvent] {
-        self.world
-            .get::<SpikeRecorder>(recorder)
-            .map_or(&[], |r| &r.events)
+    /// The recorded spikes of a spike recorder, one [`SpikeEvent`] each (a new vector;
+    /// [`Simulation::spike_recorder`] reads them in place). Empty if `recorder` is not one.
+    pub fn recorded_spikes(&self, recorder: Entity) -> Vec<SpikeEvent> {
+        self.spike_recorder(recorder)
+            .map_or_else(Vec::new, |r| r.events().collect())
+    }
+
+    /// A spike recorder.
+    pub fn spike_recorder(&self, recorder: Entity) -> Option<&SpikeRecorder> {
+        self.world.get::<SpikeRecorder>(recorder)
     }
 
     /// A trace recorder.

@@ -477,7 +477,7 @@ pub fn run_stdp_receptive_field(config: &StdpConfig) -> Result<StdpResult, Box<d
     let mut on_count = vec![0usize; slots.len()];
     let mut off_count = vec![0usize; slots.len()];
     let out_spikes = sim.recorded_spikes(recorder);
-    for e in out_spikes {
+    for e in &out_spikes {
         let s = (e.step / slot_len) as usize;
         if s < slots.len() {
             if e.step % slot_len < on {
