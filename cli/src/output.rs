@@ -81,10 +81,7 @@ pub fn write_spikes_csv(
             text.push(b',');
             times.push(&mut text, run.step);
             text.push(b'\n');
-            suffix_len = text.len();
-            if suffix_len < SUFFIX {
-                text.resize(SUFFIX, 0);
-            }
+            suffix_len = Padded::<SUFFIX>::pad(&mut text);
         }
         let suffix = Padded::<SUFFIX> {
             bytes: &text,
@@ -113,11 +110,17 @@ struct Padded<'a, const N: usize> {
 impl<'a, const N: usize> Padded<'a, N> {
     /// `text`, zero-padded to `N` bytes here if shorter.
     fn new_in(text: &'a mut Vec<u8>) -> Self {
+        let len = Self::pad(text);
+        Self { bytes: text, len }
+    }
+
+    /// Zero-pads `text` to `N` bytes if shorter; returns its length before.
+    fn pad(text: &mut Vec<u8>) -> usize {
         let len = text.len();
         if len < N {
             text.resize(N, 0);
         }
-        Self { bytes: text, len }
+        len
     }
 
     /// Writes the piece at `buf[at..]` (which has room for `N` bytes or the whole piece)

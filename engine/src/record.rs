@@ -30,6 +30,17 @@ pub struct SpikeEvent {
     pub neuron: u32,
 }
 
+impl SpikeEvent {
+    /// The spike of neuron `neuron` of batch copy `batch` in step `step`.
+    pub const fn new(step: u64, batch: u32, neuron: u32) -> Self {
+        SpikeEvent {
+            step,
+            batch,
+            neuron,
+        }
+    }
+}
+
 /// Records every spike of `target`, in step order, then batch, then neuron.
 ///
 /// Stored compactly: each spike's neuron index (4 bytes), plus one [`SpikeRun`] (16 bytes)
@@ -552,12 +563,8 @@ fn record_projection_traces(
 mod tests {
     use super::*;
 
-    fn ev(step: u64, batch: u32, neuron: u32) -> SpikeEvent {
-        SpikeEvent {
-            step,
-            batch,
-            neuron,
-        }
+    const fn ev(step: u64, batch: u32, neuron: u32) -> SpikeEvent {
+        SpikeEvent::new(step, batch, neuron)
     }
 
     #[test]

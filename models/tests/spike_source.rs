@@ -17,12 +17,8 @@ fn sim(step_time: f64, batch_size: u32) -> Simulation {
     s
 }
 
-fn ev(step: u64, batch: u32, neuron: u32) -> SpikeEvent {
-    SpikeEvent {
-        step,
-        batch,
-        neuron,
-    }
+const fn ev(step: u64, batch: u32, neuron: u32) -> SpikeEvent {
+    SpikeEvent::new(step, batch, neuron)
 }
 
 #[test]
