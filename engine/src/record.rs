@@ -68,7 +68,7 @@ pub struct SpikeRun {
     pub step: u64,
     /// The batch copy.
     pub batch: u32,
-    /// How many spikes (at least 1).
+    /// How many spikes (at least 1; a step with 2³² or more takes several runs).
     pub len: u32,
 }
 
@@ -83,29 +83,28 @@ impl SpikeRecorder {
     }
 
     /// Appends the spikes `neurons` of batch copy `batch` in step `step` (nothing if it is
-    /// empty). Steps (then batch copies) must come in increasing order, and the neurons
-    /// of a run in increasing order, as the simulation records them.
+    /// empty). The recorder keeps them in the order they come: the simulation records
+    /// steps in increasing order, then batch copies, then neurons.
     pub fn push_run(&mut self, step: u64, batch: u32, neurons: &[u32]) {
         if neurons.is_empty() {
             return;
         }
-        debug_assert!(
-            self.runs
-                .last()
-                .is_none_or(|r| (r.step, r.batch) < (step, batch)),
-            "spike runs out of order"
-        );
-        let len = u32::try_from(neurons.len()).expect("a population has at most 2³² neurons");
         self.neurons.extend_from_slice(neurons);
-        self.runs.push(SpikeRun { step, batch, len });
+        // A run counts at most 2³² − 1 spikes (a population's worth); more take several.
+        for part in neurons.chunks(u32::MAX as usize) {
+            let len = part.len() as u32;
+            self.runs.push(SpikeRun { step, batch, len });
+        }
     }
 
-    /// Appends one spike, which must come after every spike recorded so far (in step,
-    /// batch, neuron order).
+    /// Appends one spike (after every spike recorded so far, like
+    /// [`push_run`](Self::push_run)); it joins the last run if that is of its step and
+    /// batch copy.
     pub fn push(&mut self, event: SpikeEvent) {
         match self.runs.last_mut() {
-            Some(run) if (run.step, run.batch) == (event.step, event.batch) => {
-                debug_assert!(self.neurons.last().is_some_and(|&n| n < event.neuron));
+            Some(run)
+                if (run.step, run.batch) == (event.step, event.batch) && run.len < u32::MAX =>
+            {
                 run.len += 1;
                 self.neurons.push(event.neuron);
             }
@@ -123,7 +122,7 @@ impl SpikeRecorder {
         self.neurons.is_empty()
     }
 
-    /// The recorded steps with spikes, in order: each run and its neurons (ascending).
+    /// The recorded steps with spikes, in recording order: each run and its neurons.
     pub fn runs(&self) -> impl Iterator<Item = (SpikeRun, &[u32])> + '_ {
         let mut start = 0;
         self.runs.iter().map(move |&run| {
@@ -134,7 +133,8 @@ impl SpikeRecorder {
         })
     }
 
-    /// The recorded spikes, one [`SpikeEvent`] each, in step, batch and neuron order.
+    /// The recorded spikes, one [`SpikeEvent`] each, in recording order (step, batch and
+    /// neuron order for a simulation's recorder).
     pub fn events(&self) -> impl Iterator<Item = SpikeEvent> + '_ {
         self.runs().flat_map(|(run, neurons)| {
             neurons.iter().map(move |&neuron| SpikeEvent {
@@ -602,6 +602,27 @@ mod tests {
                 (run(8, 0, 1), vec![5])
             ]
         );
+    }
+
+    #[test]
+    fn spikes_keep_their_recording_order_when_a_step_comes_again() {
+        // A clock set back by hand between runs: nothing is dropped, merged or reordered.
+        let mut r = SpikeRecorder::with_capacity(Entity::PLACEHOLDER, 0);
+        r.push_run(5, 0, &[2, 3]);
+        r.push_run(1, 0, &[7]);
+        r.push(ev(1, 0, 4));
+        r.push(ev(5, 0, 1));
+        assert_eq!(
+            r.events().collect::<Vec<_>>(),
+            [
+                ev(5, 0, 2),
+                ev(5, 0, 3),
+                ev(1, 0, 7),
+                ev(1, 0, 4),
+                ev(5, 0, 1)
+            ]
+        );
+        assert_eq!(r.runs().count(), 3);
     }
 
     #[test]
