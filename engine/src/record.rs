@@ -137,11 +137,9 @@ impl SpikeRecorder {
     /// neuron order for a simulation's recorder).
     pub fn events(&self) -> impl Iterator<Item = SpikeEvent> + '_ {
         self.runs().flat_map(|(run, neurons)| {
-            neurons.iter().map(move |&neuron| SpikeEvent {
-                step: run.step,
-                batch: run.batch,
-                neuron,
-            })
+            neurons
+                .iter()
+                .map(move |&neuron| SpikeEvent::new(run.step, run.batch, neuron))
         })
     }
 
@@ -291,6 +289,8 @@ fn record_spikes(step: u64, recorders: &mut Query<&mut SpikeRecorder>, spikes: &
         };
         for b in 0..s.batches() {
             let neurons = s.batch(b);
+            // Checked here too, so a step without spikes leaves the recorder unchanged
+            // (no change tick from the mutable borrow).
             if !neurons.is_empty() {
                 rec.push_run(step, b as u32, neurons);
             }
