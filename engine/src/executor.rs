@@ -20,10 +20,21 @@
 //! As soon as a system or a set has a run condition (seen by [`ConditionScan`], a build
 //! pass, while the conditions are still in the schedule graph), the schedule runs on
 //! bevy's [`SingleThreadedExecutor`] instead, unchanged.
+//!
+//! **Many steps per run.** `Schedule::run` also has its own work around the executor: the
+//! world's change-tick check, the check for a changed schedule graph, the error handler's
+//! lookup. A [`StepRepeat`] handle lets the caller ask for `n` repetitions of the schedule
+//! in one `Schedule::run` (as [`Simulation::run_steps`](crate::Simulation::run_steps) does
+//! on one thread): the executor then runs the schedule `n` times, each exactly as one run
+//! (every system, deferred buffers applied at the same points and at the end), with the
+//! change-tick check before each repetition after the first. The graph cannot change
+//! between them (only `Schedule` methods change it, and the schedule is running), so
+//! nothing else of `Schedule::run` needs repeating. CUBA 4000 × 1 s on one thread: 1.5 and
+//! 3.6 % faster (medians of the ratios of 20 and 15 interleaved pairs).
 
 use std::any::TypeId;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use bevy_ecs::error::{BevyError, ErrorContext};
 use bevy_ecs::prelude::*;
@@ -63,6 +74,33 @@ pub struct StepExecutor {
     unapplied: Vec<usize>,
     /// Apply pending buffers at the end of the schedule (bevy's default: yes).
     apply_final_deferred: bool,
+    /// How many times the next run repeats the schedule (see the module docs).
+    repeat: StepRepeat,
+}
+
+/// A handle to ask a [`StepExecutor`] to run its schedule several times in the next
+/// `Schedule::run` (see the module docs). Cloned from [`StepExecutor::repeat`] before the
+/// executor is installed.
+#[derive(Clone, Debug, Default)]
+pub struct StepRepeat(Arc<AtomicU64>);
+
+impl StepRepeat {
+    /// The next `Schedule::run` on this handle's executor runs the schedule `n` times (a
+    /// count of 0 or 1 runs it once).
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    /// Takes the pending count (at least 1), leaving none: the executor's side.
+    fn take(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed).max(1)
+    }
+
+    /// Whether a count was set and not taken since (the schedule ran on another executor,
+    /// or not at all), clearing it: the caller then runs the rest itself.
+    pub fn unclaimed(&self) -> bool {
+        self.0.swap(0, Ordering::Relaxed) > 1
+    }
 }
 
 impl StepExecutor {
@@ -79,9 +117,48 @@ impl StepExecutor {
                 plan: Vec::new(),
                 unapplied: Vec::new(),
                 apply_final_deferred: true,
+                repeat: StepRepeat::default(),
             },
             ConditionScan(conditions),
         )
+    }
+
+    /// The handle that sets how many times this executor's next run repeats the schedule.
+    pub fn repeat(&self) -> StepRepeat {
+        self.repeat.clone()
+    }
+
+    /// One run of the schedule on the lean path (see the module docs).
+    fn run_once(
+        &mut self,
+        systems: &mut [SystemWithAccess],
+        world: &mut World,
+        error_handler: fn(BevyError, ErrorContext),
+    ) {
+        for (i, &task) in self.plan.iter().enumerate() {
+            if task == Task::Apply {
+                apply_pending(&mut self.unapplied, systems, world);
+                continue;
+            }
+            let system = &mut systems[i];
+            if let Err(RunSystemError::Failed(err)) =
+                system.run_without_applying_deferred((), world)
+            {
+                error_handler(
+                    err,
+                    ErrorContext::System {
+                        name: system.name(),
+                        last_run: system.get_last_run(),
+                    },
+                );
+            }
+            if task == Task::RunDeferred {
+                self.unapplied.push(i);
+            }
+        }
+        if self.apply_final_deferred {
+            apply_pending(&mut self.unapplied, systems, world);
+        }
     }
 }
 
@@ -107,9 +184,15 @@ impl SystemExecutor for StepExecutor {
         skip_systems: Option<&FixedBitSet>,
         error_handler: fn(BevyError, ErrorContext),
     ) {
+        let times = self.repeat.take();
         if self.use_general || skip_systems.is_some() {
-            self.general
-                .run(schedule, world, skip_systems, error_handler);
+            for k in 0..times {
+                if k > 0 {
+                    world.check_change_ticks();
+                }
+                self.general
+                    .run(schedule, world, skip_systems, error_handler);
+            }
             return;
         }
         // SAFETY: systems are only called through the `System` trait, never replaced.
@@ -128,29 +211,11 @@ impl SystemExecutor for StepExecutor {
                 })
                 .collect();
         }
-        for (i, &task) in self.plan.iter().enumerate() {
-            if task == Task::Apply {
-                apply_pending(&mut self.unapplied, systems, world);
-                continue;
+        for k in 0..times {
+            if k > 0 {
+                world.check_change_ticks();
             }
-            let system = &mut systems[i];
-            if let Err(RunSystemError::Failed(err)) =
-                system.run_without_applying_deferred((), world)
-            {
-                error_handler(
-                    err,
-                    ErrorContext::System {
-                        name: system.name(),
-                        last_run: system.get_last_run(),
-                    },
-                );
-            }
-            if task == Task::RunDeferred {
-                self.unapplied.push(i);
-            }
-        }
-        if self.apply_final_deferred {
-            apply_pending(&mut self.unapplied, systems, world);
+            self.run_once(systems, world, error_handler);
         }
     }
 
@@ -218,6 +283,16 @@ mod tests {
         s.set_executor(executor);
         s.add_build_pass(scan);
         (s, flag)
+    }
+
+    /// A schedule on a [`StepExecutor`], and its repeat handle.
+    fn repeating_schedule() -> (Schedule, StepRepeat) {
+        let mut s = Schedule::new(Test);
+        let (executor, scan) = StepExecutor::new();
+        let repeat = executor.repeat();
+        s.set_executor(executor);
+        s.add_build_pass(scan);
+        (s, repeat)
     }
 
     fn world() -> World {
@@ -352,5 +427,74 @@ mod tests {
         assert_eq!(HANDLED.load(Ordering::Relaxed), 2);
         // The schedule went on after each failure.
         assert_eq!(w.resource::<Log>().0, ["first", "first"]);
+    }
+
+    #[test]
+    fn repeats_the_schedule_as_often_as_asked_for_one_run() {
+        let (mut s, repeat) = repeating_schedule();
+        let mut w = world();
+        s.add_systems((first, second).chain());
+        repeat.set(3);
+        s.run(&mut w);
+        assert!(!repeat.unclaimed(), "the executor took the count");
+        assert_eq!(w.resource::<Log>().0, ["first", "second"].repeat(3));
+        // The count was for that run only.
+        s.run(&mut w);
+        assert_eq!(w.resource::<Log>().0.len(), 8);
+        // A count of 0 or 1 is one run.
+        for n in [0, 1] {
+            repeat.set(n);
+            s.run(&mut w);
+        }
+        assert_eq!(w.resource::<Log>().0.len(), 12);
+    }
+
+    #[test]
+    fn each_repetition_applies_its_commands_before_the_next() {
+        let (mut s, repeat) = repeating_schedule();
+        let mut w = world();
+        // No sync point after `spawn_marker`: only the end of a repetition applies it.
+        s.add_systems((count_markers, spawn_marker).chain());
+        repeat.set(3);
+        s.run(&mut w);
+        assert_eq!(
+            w.resource::<Log>().0,
+            [
+                "no marker",
+                "spawn",
+                "one marker",
+                "spawn",
+                "markers",
+                "spawn"
+            ]
+        );
+        assert_eq!(w.query::<&Marker>().iter(&w).count(), 3);
+    }
+
+    #[test]
+    fn repeats_on_bevys_executor_too_when_there_are_conditions() {
+        let (mut s, repeat) = repeating_schedule();
+        let mut w = world();
+        w.resource_mut::<Enabled>().0 = true;
+        s.add_systems((first, second.run_if(enabled)).chain());
+        repeat.set(2);
+        s.run(&mut w);
+        assert_eq!(
+            w.resource::<Log>().0,
+            ["first", "second", "first", "second"]
+        );
+    }
+
+    #[test]
+    fn a_count_no_executor_took_is_reported_unclaimed() {
+        let mut s = Schedule::new(Test);
+        let repeat = StepExecutor::new().0.repeat();
+        let mut w = world();
+        s.add_systems(first);
+        repeat.set(4);
+        s.run(&mut w);
+        assert_eq!(w.resource::<Log>().0, ["first"]);
+        assert!(repeat.unclaimed());
+        assert!(!repeat.unclaimed(), "cleared by the first look");
     }
 }

@@ -25,7 +25,7 @@ use crate::clock::{Clock, first_step_at_or_after, steps_in};
 use crate::connectivity::ConnectRule;
 use crate::delay::{DelayLine, DelayMode, Delays, delay_steps, schedule_delayed_arrivals};
 use crate::error::{BuildError, BuildErrorKind, ScheduleError};
-use crate::executor::StepExecutor;
+use crate::executor::{StepExecutor, StepRepeat};
 use crate::input::{InputVisibility, system_type_of};
 use crate::model::{
     ClearHook, ModelSystems, NeuronModel, SlotChain, SpawnContext, SynapseModel, Trusted,
@@ -160,6 +160,8 @@ pub struct Simulation {
     solo_probe: SoloProbe,
     /// The last run's cut plan, with the lead its team arrived at.
     cut_plan: CutPlan,
+    /// Asks the step executor for several steps in one `Schedule::run`.
+    repeat: StepRepeat,
 }
 
 impl Simulation {
@@ -201,6 +203,7 @@ impl Simulation {
         });
         let mut schedule = Schedule::new(Step);
         let (executor, condition_scan) = StepExecutor::new();
+        let repeat = executor.repeat();
         schedule.set_executor(executor);
         schedule.add_build_pass(condition_scan);
         schedule.set_build_settings(ScheduleBuildSettings {
@@ -237,6 +240,7 @@ impl Simulation {
             // are accounted per population.
             solo_probe: SoloProbe::default(),
             cut_plan: CutPlan::default(),
+            repeat,
             trusted: Trusted {
                 input: vec![
                     system_type_of(clear_inputs),
@@ -1378,9 +1382,18 @@ impl Simulation {
         let (world, schedule) = (&mut self.world, &mut self.schedule);
         let threads = self.pool.current_num_threads();
         if threads == 1 || n == 0 {
+            // All `n` steps in one `Schedule::run` (`crate::executor`, "Many steps per
+            // run"); one at a time if the executor was replaced and did not take the count.
+            let repeat = &self.repeat;
             self.pool.install(|| {
-                for _ in 0..n {
+                if n > 0 {
+                    repeat.set(n);
                     schedule.run(world);
+                    if repeat.unclaimed() {
+                        for _ in 1..n {
+                            schedule.run(world);
+                        }
+                    }
                 }
             });
             self.world.remove_resource::<crate::pull::RunSpan>();
@@ -1586,6 +1599,34 @@ fn tick_clock(mut clock: ResMut<Clock>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_steps_runs_every_step_on_an_executor_the_user_installed() {
+        use bevy_ecs::schedule::SingleThreadedExecutor;
+        #[derive(Resource, Default)]
+        struct Steps(Vec<u64>);
+        fn log_step(clock: Res<Clock>, mut steps: ResMut<Steps>) {
+            steps.0.push(clock.step);
+        }
+        for replaced in [false, true] {
+            let config = SimConfig {
+                threads: 1,
+                ..Default::default()
+            };
+            let mut sim = Simulation::new(config).unwrap();
+            sim.world_mut().init_resource::<Steps>();
+            sim.add_systems_in(Phase::Record, log_step);
+            if replaced {
+                sim.schedule_mut()
+                    .set_executor(SingleThreadedExecutor::new());
+            }
+            sim.run_steps(5).unwrap();
+            sim.run_steps(0).unwrap();
+            sim.run_steps(2).unwrap();
+            assert_eq!(sim.clock().step, 7);
+            assert_eq!(sim.world().resource::<Steps>().0, [0, 1, 2, 3, 4, 5, 6]);
+        }
+    }
 
     #[test]
     fn rejects_bad_config() {
