@@ -654,11 +654,10 @@ impl RawCurrents {
     /// If that range is not within `..self.len`.
     fn block(self, start: usize, len: usize) -> Self {
         assert!(start + len <= self.len);
-        let mut ptrs = [std::ptr::null_mut(); MAX_FUSED_CURRENTS];
-        for (p, part) in ptrs.iter_mut().zip(&self.ptrs[..self.count]) {
-            // SAFETY: within the `self.len` valid elements (checked above).
-            *p = unsafe { part.add(start) };
-        }
+        // Every slot, used or not (never read past `count`): a loop over the first `count`
+        // compiled to a masked store, which the next read of the array waited for
+        // (store-to-load forwarding cannot take a masked store).
+        let ptrs = self.ptrs.map(|p| p.wrapping_add(start));
         RawCurrents { ptrs, len, ..self }
     }
 }
@@ -803,9 +802,13 @@ impl InputTotal for () {
 /// else 0) rather than a 0/1 byte: the comparison's own mask is stored as is, where bytes
 /// cost a pack and a shift per vector. With one shared set of coefficients on an AVX2
 /// target the explicitly vectorised pass (`lif_lanes`, bit-identical) runs instead and
-/// leaves one bit per neuron, 32 per word. The result says which, or that no neuron spiked
-/// (so a block without spikes skips the collection). `refrac_lock` selects one of two
-/// monomorphised loops, so the inner loop carries no test of it.
+/// appends the block's spikes (`offset + i`) to `spikes` itself. The result says which, or
+/// that no neuron spiked (so a block without spikes skips the collection). `refrac_lock`
+/// selects one of two monomorphised loops, so the inner loop carries no test of it.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the pass's coefficients, input, currents, state and both spike outputs"
+)]
 #[inline(always)]
 fn lif_step_summing<S: LifSource>(
     c: &S,
@@ -815,11 +818,12 @@ fn lif_step_summing<S: LifSource>(
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
+    spikes: (&mut Vec<u32>, u32),
 ) -> BlockSpikes {
     if refrac_lock {
-        lif_summing_loop::<S, true>(c, dt, input, currents, state, spiked)
+        lif_summing_loop::<S, true>(c, dt, input, currents, state, spiked, spikes)
     } else {
-        lif_summing_loop::<S, false>(c, dt, input, currents, state, spiked)
+        lif_summing_loop::<S, false>(c, dt, input, currents, state, spiked, spikes)
     }
 }
 
@@ -832,6 +836,11 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     currents: impl CurrentSum,
     state: LifState<'_>,
     spiked: &mut [u32],
+    #[cfg_attr(
+        not(all(target_arch = "x86_64", target_feature = "avx2")),
+        expect(unused_variables, reason = "appended to by the AVX2 pass only")
+    )]
+    (spikes, offset): (&mut Vec<u32>, u32),
 ) -> BlockSpikes {
     let LifState { voltage, refrac } = state;
     let n = voltage.len();
@@ -841,37 +850,33 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
     if let Some(k) = c.shared() {
         let (pointers, count, carry) = currents.raw();
         let lanes = input.lanes();
-        let spiked = &mut spiked[..n.div_ceil(32)];
+        let before = spikes.len();
         // SAFETY: every current holds `n` elements (`prefix(n)` above), writable with
         // `carry` and used by nothing else during the call (`RawCurrents`).
-        let (done, mut any) = unsafe {
-            super::lif_lanes::lif_words::<LOCK>(
+        let (done, _) = unsafe {
+            super::lif_lanes::lif_pass::<LOCK>(
                 &k,
                 dt,
                 lanes,
-                &pointers[..count],
+                (pointers, count),
                 carry,
                 voltage,
                 refrac,
-                spiked,
+                (&mut *spikes, offset),
             )
         };
-        // The last `n − done` (< 32) neurons: the portable kernel, into one more word.
-        if done < n {
-            let mut word = 0u32;
-            for i in done..n {
-                let x = input.sum(i, &currents);
-                currents.carry(i);
-                input.keep(i, x);
-                let (v, r) = (&mut voltage[i], &mut refrac[i]);
-                let spike = lif_neuron(&k, &ConstantReset, i, dt, LOCK, x, v, r);
-                word |= u32::from(spike) << (i - done);
+        // The last `n − done` (< 32) neurons: the portable kernel.
+        for i in done..n {
+            let x = input.sum(i, &currents);
+            currents.carry(i);
+            input.keep(i, x);
+            let (v, r) = (&mut voltage[i], &mut refrac[i]);
+            if lif_neuron(&k, &ConstantReset, i, dt, LOCK, x, v, r) {
+                spikes.push(offset + i as u32);
             }
-            spiked[done / 32] = word;
-            any |= word != 0;
         }
-        return if any {
-            BlockSpikes::Words
+        return if spikes.len() > before {
+            BlockSpikes::Appended
         } else {
             BlockSpikes::None
         };
@@ -910,46 +915,12 @@ enum BlockSpikes {
     None,
     /// One lane mask per neuron ([`collect_spike_masks`]).
     Masks,
-    /// One bit per neuron, 32 per word ([`collect_spike_words`]).
+    /// The pass appended its spikes to the list itself (`lif_lanes`).
     #[cfg_attr(
         not(all(target_arch = "x86_64", target_feature = "avx2")),
         expect(dead_code, reason = "produced by the AVX2 pass only")
     )]
-    Words,
-}
-
-/// Appends `offset + 32·w + b` for every set bit `b` of `words[w]` to `spikes`, in
-/// increasing order. Tests 16 words (512 neurons) at a time with one vectorised OR: at a
-/// few spikes per step nearly every word is zero, and a test per word cost more than the
-/// rest of the collection.
-#[inline]
-fn collect_spike_words(words: &[u32], offset: u32, spikes: &mut Vec<u32>) {
-    const CHUNK: usize = 16;
-    let mut push_bits = |w: usize, word: u32| {
-        let mut bits = word;
-        while bits != 0 {
-            spikes.push(offset + 32 * w as u32 + bits.trailing_zeros());
-            bits &= bits - 1;
-        }
-    };
-    let chunks = words.chunks_exact(CHUNK);
-    let rest = chunks.remainder();
-    for (k, chunk) in chunks.enumerate() {
-        // Bit `j` for each non-zero word `j` (one vector test), so only those are visited.
-        let mut nonzero = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (j, &word)| acc | (u32::from(word != 0) << j));
-        while nonzero != 0 {
-            let j = nonzero.trailing_zeros() as usize;
-            push_bits(k * CHUNK + j, chunk[j]);
-            nonzero &= nonzero - 1;
-        }
-    }
-    let base = words.len() - rest.len();
-    for (j, &word) in rest.iter().enumerate() {
-        push_bits(base + j, word);
-    }
+    Appended,
 }
 
 /// Appends `offset + i` for every `masks[i] != 0` to `spikes`, in increasing order (the
@@ -1049,16 +1020,12 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
     BLOCK_MASKS.with_borrow_mut(|masks| {
         let mut rest = (voltage, refrac, input);
         let mut at = s;
-        // The explicitly vectorised pass leaves one bit per neuron, so its blocks can be
-        // 32 times longer (one block for most populations: less set-up per neuron).
-        let words = cfg!(all(target_arch = "x86_64", target_feature = "avx2"))
+        // The explicitly vectorised pass appends its spikes itself and needs no mask
+        // buffer: one block for the whole part (less set-up per neuron).
+        let appends = cfg!(all(target_arch = "x86_64", target_feature = "avx2"))
             && c.shared().is_some()
             && !matches!(incoming, Incoming::Blockwise(..));
-        let block = if words {
-            32 * AGGREGATE_BLOCK
-        } else {
-            AGGREGATE_BLOCK
-        };
+        let block = if appends { usize::MAX } else { AGGREGATE_BLOCK };
         while !rest.is_empty() {
             let len = block.min(rest.len());
             let (block, tail) = rest.split_at(len);
@@ -1073,37 +1040,35 @@ fn lif_part_aggregating<S: LifSource, I: InputTotal>(
                 }
             };
             let cur = |k: usize| &slices[k][at..at + len];
+            let out = (&mut *spikes, at as u32);
             let spiked = match (incoming, count) {
                 (Incoming::Pulled(raw, from), _) => {
                     let raw = raw.block(at - from, len);
-                    lif_step_summing(c, dt, lock, input, raw, state, flags)
+                    lif_step_summing(c, dt, lock, input, raw, state, flags, out)
                 }
                 (Incoming::Blockwise(add), _) => {
                     let kept = input.kept().expect("blockwise sums keep the input");
                     add(at, kept);
-                    lif_step_summing(c, dt, lock, input, (), state, flags)
+                    lif_step_summing(c, dt, lock, input, (), state, flags, out)
                 }
-                (_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags),
-                (_, 1) => lif_step_summing(c, dt, lock, input, (cur(0),), state, flags),
+                (_, 0) => lif_step_summing(c, dt, lock, input, (), state, flags, out),
+                (_, 1) => lif_step_summing(c, dt, lock, input, (cur(0),), state, flags, out),
                 (_, 2) => {
                     let currents = (cur(0), cur(1));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                    lif_step_summing(c, dt, lock, input, currents, state, flags, out)
                 }
                 (_, 3) => {
                     let currents = (cur(0), cur(1), cur(2));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                    lif_step_summing(c, dt, lock, input, currents, state, flags, out)
                 }
                 _ => {
                     let currents = (cur(0), cur(1), cur(2), cur(3));
-                    lif_step_summing(c, dt, lock, input, currents, state, flags)
+                    lif_step_summing(c, dt, lock, input, currents, state, flags, out)
                 }
             };
             match spiked {
-                BlockSpikes::None => {}
+                BlockSpikes::None | BlockSpikes::Appended => {}
                 BlockSpikes::Masks => collect_spike_masks(flags, at as u32, spikes),
-                BlockSpikes::Words => {
-                    collect_spike_words(&flags[..len.div_ceil(32)], at as u32, spikes);
-                }
             }
             at += len;
             rest = tail;
@@ -1966,7 +1931,8 @@ mod tests {
         }
     }
 
-    /// One block of the fused pass through `c`: the spikes, from either mask format.
+    /// One block of the fused pass through `c`: the spikes, collected from the masks or
+    /// appended by the pass (after what the list held: that stays first).
     fn summing_block<S: LifSource>(
         c: &S,
         lock: bool,
@@ -1982,28 +1948,29 @@ mod tests {
             refrac: r,
         };
         let f = &mut flags;
+        let mut list = vec![u32::MAX];
+        let o = (&mut list, 0);
         let spiked = match *currents {
-            [] => lif_step_summing(c, 0.1, lock, input, (), state, f),
-            [a] => lif_step_summing(c, 0.1, lock, input, (a,), state, f),
-            [a, b] => lif_step_summing(c, 0.1, lock, input, (a, b), state, f),
-            [a, b, d] => lif_step_summing(c, 0.1, lock, input, (a, b, d), state, f),
-            [a, b, d, e] => lif_step_summing(c, 0.1, lock, input, (a, b, d, e), state, f),
+            [] => lif_step_summing(c, 0.1, lock, input, (), state, f, o),
+            [a] => lif_step_summing(c, 0.1, lock, input, (a,), state, f, o),
+            [a, b] => lif_step_summing(c, 0.1, lock, input, (a, b), state, f, o),
+            [a, b, d] => lif_step_summing(c, 0.1, lock, input, (a, b, d), state, f, o),
+            [a, b, d, e] => lif_step_summing(c, 0.1, lock, input, (a, b, d, e), state, f, o),
             _ => unreachable!(),
         };
-        block_spikes(spiked, &flags)
+        block_spikes(spiked, &flags, list)
     }
 
-    /// The spike list of a block from its flags, in either format.
-    fn block_spikes(spiked: BlockSpikes, flags: &[u32]) -> Vec<u32> {
-        let mut spikes = Vec::new();
+    /// The spike list of a block: `list` (a marker, then what the pass appended) with the
+    /// masks' spikes collected, or as appended; checks the result and the marker.
+    fn block_spikes(spiked: BlockSpikes, flags: &[u32], mut list: Vec<u32>) -> Vec<u32> {
         match spiked {
-            BlockSpikes::None => {}
-            BlockSpikes::Masks => collect_spike_masks(flags, 0, &mut spikes),
-            BlockSpikes::Words => {
-                collect_spike_words(&flags[..flags.len().div_ceil(32)], 0, &mut spikes);
-            }
+            BlockSpikes::None => assert_eq!(list.len(), 1, "spikes appended but not reported"),
+            BlockSpikes::Masks => collect_spike_masks(flags, 0, &mut list),
+            BlockSpikes::Appended => assert!(list.len() > 1, "reported but not appended"),
         }
-        spikes
+        assert_eq!(list.remove(0), u32::MAX, "the list's earlier content moved");
+        list
     }
 
     /// Shared coefficients take the explicitly vectorised pass on AVX2 targets
@@ -2117,8 +2084,10 @@ mod tests {
             voltage: v,
             refrac: r,
         };
-        let spiked = lif_step_summing(c, 0.1, lock, input, raw, state, &mut flags);
-        block_spikes(spiked, &flags)
+        let mut list = vec![u32::MAX];
+        let o = (&mut list, 0);
+        let spiked = lif_step_summing(c, 0.1, lock, input, raw, state, &mut flags, o);
+        block_spikes(spiked, &flags, list)
     }
 
     /// The carried decay (`RawCurrents`, the `CARRY` lanes of `lif_lanes`) reads the same
@@ -2328,38 +2297,10 @@ mod tests {
         assert!(out.is_empty());
     }
 
-    #[test]
-    fn collect_spike_words_reads_chunks_and_remainder_in_order() {
-        // Whole 16-word chunks (empty, one bit, dense) and a remainder of 5 words.
-        let mut words = vec![0u32; 16 * 3 + 5];
-        let set: Vec<u32> = [
-            512,
-            512 + 31,
-            1024,
-            1025,
-            1024 + 32 * 15 + 31,
-            1536,
-            1536 + 32 * 4 + 7,
-        ]
-        .into_iter()
-        .collect();
-        for &i in &set {
-            words[i as usize / 32] |= 1 << (i % 32);
-        }
-        let mut out = vec![3];
-        collect_spike_words(&words, 10, &mut out);
-        let expected: Vec<u32> = [3].into_iter().chain(set.iter().map(|i| i + 10)).collect();
-        assert_eq!(out, expected);
-        let mut out = Vec::new();
-        collect_spike_words(&[0; 40], 0, &mut out);
-        assert!(out.is_empty());
-    }
-
     /// The fused pass (currents summed in the loop, lane masks, per-block collection)
     /// gives the reference kernel's voltages, countdowns, input totals and spike list, with
     /// and without `refrac_lock`, over several blocks and a ragged end, for a shared and a
-    /// per-neuron coefficient source. (The shared source's blocks are 32 times longer:
-    /// `n` spans three of them.)
+    /// per-neuron coefficient source. (The shared source runs as one block.)
     #[test]
     fn fused_pass_matches_the_reference_kernel() {
         let n = 64 * AGGREGATE_BLOCK + 77;

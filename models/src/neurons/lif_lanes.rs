@@ -4,11 +4,14 @@
 //! Why: the portable loop in [`super::lif`] vectorises, but it can only hand its spikes on
 //! as one 32-bit lane mask per neuron (a 32-byte store per 8 neurons, then a scan of 4 KiB
 //! per block of 1 024) and OR the masks into a vector register across the loop. Here each
-//! comparison's 8 lanes become 8 bits (`vmovmskps`, an integer result) stored as one byte:
-//! the store and the OR move to the integer side, which the loop otherwise leaves idle,
-//! and spike collection scans 128 bytes per block. (Packing four masks into one `u32`
-//! before storing was slower: the compiler turned it into vector packing instructions.)
-//! CUBA 4 000 × 10 s on 1 thread, 21 interleaved pairs: 1.035× (median ratio).
+//! comparison's lanes become bits in an integer register (`vmovmskps`, or the mask register
+//! of AVX-512), the integer side the loop otherwise leaves idle, and the rare vector with a
+//! spike appends its neurons to the spike list at once: a branch that is nearly always
+//! predicted not taken. (Before, the bits were stored, one byte per 8 neurons, and scanned
+//! after the pass: the store per vector and the scan cost CUBA 4 000 × 10 s on 1 thread
+//! 1.6–2.3 % more, 8 and 12 interleaved pairs. Storing the bits was itself 1.035× faster
+//! than the lane masks, 21 pairs; packing four masks into one `u32` before storing was
+//! slower, as the compiler turned it into vector packing instructions.)
 //!
 //! On a target with AVX-512F (`target-cpu=native` on the project's Zen 5 machines) the
 //! loop takes 16 neurons per iteration instead: the comparisons give their 16 bits
@@ -216,43 +219,45 @@ struct Lanes<V> {
     dt: V,
     /// `Δt·10⁻⁴`: a remaining refractory time below it has elapsed.
     elapsed_below: V,
-    /// Each current's carried decay factor (see [`lif_words`]).
+    /// Each current's carried decay factor (see [`lif_pass`]).
     carry: [V; 4],
 }
 
-/// Runs the first `32·⌊n/32⌋` of the `n = voltage.len()` neurons: sets bit `b` of
-/// `words[w]` if neuron `32·w + b` spiked, and returns how many neurons it ran and whether
-/// any spiked. The caller runs the rest with the portable kernel.
+/// Runs the first `32·⌊n/32⌋` of the `n = voltage.len()` neurons: appends `offset + i` to
+/// `spikes` for each neuron `i` that spiked, in order, and returns how many neurons it ran
+/// and how many spiked. The caller runs the rest with the portable kernel.
 ///
 /// With `carry = Some(d)`, each current `k` is also decayed in place right after it is
 /// read, `Iₖ ← Iₖ·dₖ` (the next step's decay, carried into this sweep while the value is
 /// in a register: `ember_models::neurons::lif`, "carried decay").
 ///
 /// # Safety
-/// Each of `currents` points to at least `n` readable elements (and, with `carry`,
-/// writable ones that nothing else reads or writes during the call).
+/// Each of the first `count` of `currents` points to at least `n` readable elements (and,
+/// with `carry`, writable ones that nothing else reads or writes during the call).
 ///
 /// # Panics
-/// If `refrac` or an input is shorter than `voltage`, `words` shorter than `n/32`, or
-/// there are more than 4 currents.
+/// If `refrac` or an input is shorter than `voltage`, or there are more than 4 currents.
 #[expect(
     clippy::too_many_arguments,
     reason = "the pass's coefficients, input, currents with their carry, state and output"
 )]
-pub(crate) unsafe fn lif_words<const LOCK: bool>(
+pub(crate) unsafe fn lif_pass<const LOCK: bool>(
     k: &LifCoefficients,
     dt: f32,
     input: Input<'_>,
-    currents: &[*const f32],
+    (currents, count): ([*const f32; 4], usize),
     carry: Option<[f32; 4]>,
     voltage: &mut [f32],
     refrac: &mut [f32],
-    words: &mut [u32],
-) -> (usize, bool) {
+    (spikes, offset): (&mut Vec<u32>, u32),
+) -> (usize, usize) {
     let n = voltage.len();
     let n32 = n / 32 * 32;
-    assert!(refrac.len() >= n && words.len() >= n32 / 32);
-    assert!(currents.len() <= 4);
+    assert!(refrac.len() >= n);
+    // Room for every neuron to spike (allocates only while the list's capacity grows to
+    // its population's size).
+    spikes.reserve(n32);
+    assert!(count <= 4);
     let (input, mode): (*mut f32, u8) = match input {
         Input::Zero => (std::ptr::null_mut(), 0),
         Input::Read(x) => {
@@ -264,8 +269,9 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
             (x.as_mut_ptr(), 2)
         }
     };
-    let mut cur = [std::ptr::null::<f32>(); 4];
-    cur[..currents.len()].copy_from_slice(currents);
+    // The whole array by value (slots from `count` on are never read): copying only the
+    // first `count` compiled to a masked store, which the loop's first reads waited for.
+    let cur = currents;
     let decays = carry.unwrap_or([1.0; 4]);
     let c = Lanes::<Wide> {
         rest: Wide::splat(k.rest_v),
@@ -278,30 +284,28 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
         elapsed_below: Wide::splat(dt * 1e-4),
         carry: decays.map(Wide::splat),
     };
-    let (v, r, w) = (
-        voltage.as_mut_ptr(),
-        refrac.as_mut_ptr(),
-        words.as_mut_ptr(),
-    );
+    let (v, r) = (voltage.as_mut_ptr(), refrac.as_mut_ptr());
+    // SAFETY: `len ≤ capacity`; the room after it is what was reserved above.
+    let w = (unsafe { spikes.as_mut_ptr().add(spikes.len()) }, offset);
     let unit = k.resistance == 1.0;
     macro_rules! run {
         ($n:literal, $mode:literal) => {
             // SAFETY: every array holds at least `n32` elements (asserted above, and the
-            // currents by the caller's contract) and `words` at least `n32/32`; only
+            // currents by the caller's contract) and `spikes` room for `n32` more; only
             // `input` in `Keep` mode and, with `carry`, the currents (writable by the
             // caller's contract) are written; `Read` mode never writes through its pointer.
             unsafe {
                 match (unit, carry.is_some()) {
-                    (true, false) => words_loop::<Wide, LOCK, $n, $mode, true, false>(
+                    (true, false) => pass_loop::<Wide, LOCK, $n, $mode, true, false>(
                         &c, input, &cur, v, r, w, n32,
                     ),
-                    (false, false) => words_loop::<Wide, LOCK, $n, $mode, false, false>(
+                    (false, false) => pass_loop::<Wide, LOCK, $n, $mode, false, false>(
                         &c, input, &cur, v, r, w, n32,
                     ),
-                    (true, true) => words_loop::<Wide, LOCK, $n, $mode, true, true>(
+                    (true, true) => pass_loop::<Wide, LOCK, $n, $mode, true, true>(
                         &c, input, &cur, v, r, w, n32,
                     ),
-                    (false, true) => words_loop::<Wide, LOCK, $n, $mode, false, true>(
+                    (false, true) => pass_loop::<Wide, LOCK, $n, $mode, false, true>(
                         &c, input, &cur, v, r, w, n32,
                     ),
                 }
@@ -310,7 +314,7 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
     }
     macro_rules! by_count {
         ($mode:literal) => {
-            match currents.len() {
+            match count {
                 0 => run!(0, $mode),
                 1 => run!(1, $mode),
                 2 => run!(2, $mode),
@@ -319,24 +323,28 @@ pub(crate) unsafe fn lif_words<const LOCK: bool>(
             }
         };
     }
-    let any = match mode {
+    let spiked = match mode {
         0 => by_count!(0),
         1 => by_count!(1),
         _ => by_count!(2),
     };
-    (n32, any)
+    // SAFETY: the loop wrote `spiked ≤ n32` values after the old length, within the room
+    // reserved.
+    unsafe { spikes.set_len(spikes.len() + spiked) };
+    (n32, spiked)
 }
 
-/// The loop of [`lif_words`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep),
+/// The loop of [`lif_pass`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep),
 /// `UNIT` (`R = 1`, the multiply folded) and `CARRY` (the currents decayed in place), on
-/// vectors `V`.
+/// vectors `V`; writes `offset + i` for each spiking neuron `i` at `out`, in order, and
+/// returns how many.
 ///
 /// # Safety
 /// `v`, `r`, each of `cur[..N]` and (modes 1, 2) `input` point to at least `n32` elements,
-/// `words` to at least `n32/32`; `n32` is a multiple of 32; with `CARRY`, `cur[..N]` are
+/// `out` to room for `n32`; `n32` is a multiple of 32; with `CARRY`, `cur[..N]` are
 /// writable.
 #[inline(always)]
-unsafe fn words_loop<
+unsafe fn pass_loop<
     V: Vector,
     const LOCK: bool,
     const N: usize,
@@ -349,35 +357,37 @@ unsafe fn words_loop<
     cur: &[*const f32; 4],
     v: *mut f32,
     r: *mut f32,
-    words: *mut u32,
+    (out, offset): (*mut u32, u32),
     n32: usize,
-) -> bool {
-    // Byte `k` of the words (little-endian) holds neurons `8k..8k + 8`: one store of
-    // `LANES/8` bytes per vector (x86-64 is little-endian, so word `w` gets neurons
-    // `32w..32w + 32`).
-    let bytes = words.cast::<u8>();
-    let mut any = 0u32;
+) -> usize {
+    let mut count = 0;
     for i in (0..n32).step_by(V::LANES) {
-        // SAFETY: `i + LANES ≤ n32` (the caller's contract), and bytes `i/8..(i + LANES)/8`
-        // lie in word `i/32 < n32/32`.
+        // SAFETY: `i + LANES ≤ n32` (the caller's contract); at most `i + LANES ≤ n32`
+        // spikes are written.
         unsafe {
             let bits = lanes::<V, LOCK, N, MODE, UNIT, CARRY>(c, input, cur, v, r, i);
-            if V::LANES == 16 {
-                bytes.add(i / 8).cast::<u16>().write_unaligned(bits as u16);
-            } else {
-                bytes.add(i / 8).write(bits as u8);
+            // Rare (a few spikes a step in thousands of neurons): a branch that is nearly
+            // always predicted, where a store of the bits and a later scan for them cost
+            // a store per vector and a pass over the words.
+            if bits != 0 {
+                let base = offset + i as u32;
+                let mut left = bits;
+                while left != 0 {
+                    out.add(count).write(base + left.trailing_zeros());
+                    count += 1;
+                    left &= left - 1;
+                }
             }
-            any |= bits;
         }
     }
-    any != 0
+    count
 }
 
 /// Neurons `i..i + LANES`: the portable `lif_neuron` with the constant reset, one neuron
 /// per lane; returns the spike bits (bit `l` for neuron `i + l`).
 ///
 /// # Safety
-/// As [`words_loop`], with `i + LANES ≤ n32`.
+/// As [`pass_loop`], with `i + LANES ≤ n32`.
 #[inline(always)]
 unsafe fn lanes<
     V: Vector,
