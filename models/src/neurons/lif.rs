@@ -853,7 +853,7 @@ fn lif_summing_loop<S: LifSource, const LOCK: bool>(
         let before = spikes.len();
         // SAFETY: every current holds `n` elements (`prefix(n)` above), writable with
         // `carry` and used by nothing else during the call (`RawCurrents`).
-        let (done, _) = unsafe {
+        let done = unsafe {
             super::lif_lanes::lif_pass::<LOCK>(
                 &k,
                 dt,

@@ -224,8 +224,8 @@ struct Lanes<V> {
 }
 
 /// Runs the first `32·⌊n/32⌋` of the `n = voltage.len()` neurons: appends `offset + i` to
-/// `spikes` for each neuron `i` that spiked, in order, and returns how many neurons it ran
-/// and how many spiked. The caller runs the rest with the portable kernel.
+/// `spikes` for each neuron `i` that spiked, in order, and returns how many neurons it
+/// ran. The caller runs the rest with the portable kernel.
 ///
 /// With `carry = Some(d)`, each current `k` is also decayed in place right after it is
 /// read, `Iₖ ← Iₖ·dₖ` (the next step's decay, carried into this sweep while the value is
@@ -250,7 +250,7 @@ pub(crate) unsafe fn lif_pass<const LOCK: bool>(
     voltage: &mut [f32],
     refrac: &mut [f32],
     (spikes, offset): (&mut Vec<u32>, u32),
-) -> (usize, usize) {
+) -> usize {
     let n = voltage.len();
     let n32 = n / 32 * 32;
     assert!(refrac.len() >= n);
@@ -269,9 +269,9 @@ pub(crate) unsafe fn lif_pass<const LOCK: bool>(
             (x.as_mut_ptr(), 2)
         }
     };
-    // The whole array by value (slots from `count` on are never read): copying only the
-    // first `count` compiled to a masked store, which the loop's first reads waited for.
-    let cur = currents;
+    // `currents` is used whole, by value (slots from `count` on are never read): copying
+    // only the first `count` compiled to a masked store, which the loop's first reads
+    // waited for.
     let decays = carry.unwrap_or([1.0; 4]);
     let c = Lanes::<Wide> {
         rest: Wide::splat(k.rest_v),
@@ -297,16 +297,16 @@ pub(crate) unsafe fn lif_pass<const LOCK: bool>(
             unsafe {
                 match (unit, carry.is_some()) {
                     (true, false) => pass_loop::<Wide, LOCK, $n, $mode, true, false>(
-                        &c, input, &cur, v, r, w, n32,
+                        &c, input, &currents, v, r, w, n32,
                     ),
                     (false, false) => pass_loop::<Wide, LOCK, $n, $mode, false, false>(
-                        &c, input, &cur, v, r, w, n32,
+                        &c, input, &currents, v, r, w, n32,
                     ),
                     (true, true) => pass_loop::<Wide, LOCK, $n, $mode, true, true>(
-                        &c, input, &cur, v, r, w, n32,
+                        &c, input, &currents, v, r, w, n32,
                     ),
                     (false, true) => pass_loop::<Wide, LOCK, $n, $mode, false, true>(
-                        &c, input, &cur, v, r, w, n32,
+                        &c, input, &currents, v, r, w, n32,
                     ),
                 }
             }
@@ -331,7 +331,7 @@ pub(crate) unsafe fn lif_pass<const LOCK: bool>(
     // SAFETY: the loop wrote `spiked ≤ n32` values after the old length, within the room
     // reserved.
     unsafe { spikes.set_len(spikes.len() + spiked) };
-    (n32, spiked)
+    n32
 }
 
 /// The loop of [`lif_pass`] for `N` currents, input mode `MODE` (0 zero, 1 read, 2 keep),
