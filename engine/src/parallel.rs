@@ -62,6 +62,13 @@
 //! populations toward even times (`rebalanced_lead`). The cut then depends on timing, but
 //! only where it falls; the results do not.
 //!
+//! Work that follows a pass and depends on what each share found (the `lif` pass pushing
+//! the spikes it found, see `lif_push` in `ember_models`) cannot be balanced in advance.
+//! [`for_each_share_collecting_then`] hands it out by claims instead: each share opens the
+//! units its lists make, takes half of what is left of them at a time, and when it has
+//! none left takes over the unclaimed units of a share still busy ([`FollowUp`]). The
+//! units must give the same results whichever share does them.
+//!
 //! Sections do not nest: a section started from inside another (or from any thread other
 //! than the one driving the steps) runs serially on its caller.
 
@@ -128,6 +135,9 @@ pub(crate) struct Team {
     solo: AtomicBool,
     /// One output list per share, for [`for_each_part_collecting`].
     buffers: Box<[Line<ShareList>]>,
+    /// Per share, the claims on the follow-up work of its lists
+    /// ([`for_each_share_collecting_then`]).
+    follow_ups: Box<[Line<FollowUpClaims>]>,
     /// Members asleep (or about to sleep) on `wake`; the driver notifies when it is > 0.
     sleepers: Line<AtomicUsize>,
     /// Where idle members sleep: a run whose steps hand out no section for a while (small
@@ -207,6 +217,7 @@ impl Team {
                     ))
                 })
                 .collect(),
+            follow_ups: (0..size).map(|_| Line(FollowUpClaims::default())).collect(),
             sleepers: Line(AtomicUsize::new(0)),
             wake: (Mutex::new(()), Condvar::new()),
             plan: CutPlan::default(),
@@ -1106,21 +1117,117 @@ pub fn for_each_share_collecting(
     outs: &mut [&mut Vec<u32>],
     f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
 ) {
-    for_each_share_collecting_then(outs, f, |_, _, _| {});
+    for_each_share_collecting_then(outs, f, &NoFollowUp);
 }
 
-/// [`for_each_share_collecting`], then, still inside share `m`'s part of the section,
-/// `then(m, k, lists)` with the indices share `m` appended for each output (`lists[j]`
-/// for output `j`; without a team, the whole lists, share 0 of 1). What `then` writes must
-/// be share `m`'s alone, as in `f`: the `lif` pass delivers the spikes it just found
-/// into the ranges of the currents that its share owns ([`crate::projection::push_rows`]).
+/// Work that follows a [`for_each_share_collecting_then`] pass on the lists each share
+/// found, cut into *units* (the `lif` pass: one unit per spike to deliver through one
+/// projection) that any share may do: the share that found them, or, once it has done its
+/// own, another share that has finished first.
+///
+/// Whatever share does a unit, it must give the same results: a share `m` writes only
+/// what is its own in the section (its ranges of the arrays, its own outboxes).
+pub trait FollowUp: Sync {
+    /// How many units the lists of one share make (`lists[j]` for output `j`).
+    fn units(&self, lists: &[&[u32]]) -> usize;
+    /// Called once by share `m` in each section, before any [`FollowUp::run`] of it
+    /// (where it clears what it is about to fill).
+    fn begin(&self, m: usize);
+    /// Share `m` does units `units` of the work made by share `owner`'s lists `lists`.
+    fn run(&self, m: usize, owner: usize, lists: &[&[u32]], units: std::ops::Range<usize>);
+}
+
+/// No follow-up work.
+struct NoFollowUp;
+
+impl FollowUp for NoFollowUp {
+    fn units(&self, _: &[&[u32]]) -> usize {
+        0
+    }
+    fn begin(&self, _: usize) {}
+    fn run(&self, _: usize, _: usize, _: &[&[u32]], _: std::ops::Range<usize>) {}
+}
+
+/// The claims on one share's follow-up units in the current section: the next unclaimed
+/// unit, tagged with the section's epoch (a share's lists are ready, and its units open to
+/// others, once the tag is the section's), and how many units there are.
+#[derive(Default)]
+struct FollowUpClaims {
+    /// `epoch << 32 | next unit` (low 32 bits of the epoch).
+    next: AtomicU64,
+    /// Units in all (written before `next` is tagged).
+    total: AtomicUsize,
+}
+
+/// The fewest units a claim takes (while that many are left).
+const FOLLOW_UP_MIN_CLAIM: usize = 2;
+
+impl FollowUpClaims {
+    /// Opens `total` units for the section tagged `tag` (by the owner, once its lists are
+    /// complete: the release makes them visible to a share that claims from them).
+    fn open(&self, tag: u64, total: usize) {
+        self.total.store(total, Ordering::Relaxed);
+        self.next.store(tag << 32, Ordering::Release);
+    }
+
+    /// Claims the next units of the section tagged `tag`: half of those left (at least
+    /// [`FOLLOW_UP_MIN_CLAIM`]), so that the owner takes long runs while some are left for
+    /// a share that finishes early. `None` when all are claimed or the owner has not opened
+    /// them in this section.
+    fn claim(&self, tag: u64) -> Option<std::ops::Range<usize>> {
+        let mut cur = self.next.load(Ordering::Acquire);
+        loop {
+            if cur >> 32 != tag {
+                return None;
+            }
+            let next = (cur & u64::from(u32::MAX)) as usize;
+            let total = self.total.load(Ordering::Relaxed);
+            let left = total.checked_sub(next).filter(|&l| l > 0)?;
+            let take = (left / 2).max(FOLLOW_UP_MIN_CLAIM).min(left);
+            match self.next.compare_exchange_weak(
+                cur,
+                cur + take as u64,
+                Ordering::Acquire,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Some(next..next + take),
+                Err(now) => cur = now,
+            }
+        }
+    }
+}
+
+/// The lists share `m` filled in the current section (`jobs` outputs).
+///
+/// # Safety
+/// Share `m` must have finished filling them (its claims are open) and not be writing
+/// them any more in this section.
+unsafe fn share_lists(list: &ShareList, jobs: usize) -> arrayvec::ArrayVec<&[u32], MAX_COLLECTED> {
+    // SAFETY: by the caller.
+    let (list, ends) = unsafe { (&*list.0.get(), &*list.1.get()) };
+    let mut lists = arrayvec::ArrayVec::new();
+    let mut start = 0;
+    for &end in &ends[..jobs] {
+        lists.push(&list[start..end]);
+        start = end;
+    }
+    lists
+}
+
+/// [`for_each_share_collecting`], then, still inside the section, the follow-up work
+/// `then` of the indices each share appended for each output. Share `m` opens the units
+/// of its own lists to the team, does them in claims (half of what is left each time, see
+/// [`FollowUpClaims::claim`]), then helps with those of the other shares that are still
+/// open: each section waits for its slowest share, and work that depends on what a share
+/// found (the spikes it delivers) cannot be balanced in advance. Without a team, share 0
+/// does all of it, on the whole lists.
 ///
 /// # Panics
 /// With more than [`MAX_COLLECTED`] outputs.
 pub fn for_each_share_collecting_then(
     outs: &mut [&mut Vec<u32>],
     f: impl Fn(usize, usize, usize, &mut Vec<u32>) + Sync,
-    then: impl Fn(usize, usize, &[&[u32]]) + Sync,
+    then: &impl FollowUp,
 ) {
     assert!(
         outs.len() <= MAX_COLLECTED,
@@ -1135,34 +1242,61 @@ pub fn for_each_share_collecting_then(
         }
         let lists: arrayvec::ArrayVec<&[u32], MAX_COLLECTED> =
             outs.iter().zip(starts).map(|(out, s)| &out[s..]).collect();
-        then(0, 1, &lists);
+        then.begin(0);
+        then.run(0, 0, &lists, 0..then.units(&lists));
         return;
     }
     let jobs = outs.len();
     let team = DRIVING.with(Cell::get);
     // SAFETY: `k > 1`, so this thread drives `team` (live for the whole section); list `m`
-    // and its ends are touched only by share `m` during the section and by the driver
-    // outside it.
-    let buffers = unsafe { &(*team).buffers };
+    // and its ends are written only by share `m` during the section (before it opens its
+    // claims; read by the others only after) and by the driver outside it.
+    let (buffers, claims, published) = unsafe {
+        (
+            &(*team).buffers,
+            &(*team).follow_ups,
+            &(*team).published.0.epoch,
+        )
+    };
     for buf in buffers.iter().take(k) {
         // SAFETY: no section is running.
         unsafe { (*buf.0.0.get()).clear() };
     }
     let job = |m: usize| {
-        if let Some(buf) = buffers.get(m) {
+        let (Some(buf), Some(Line(own))) = (buffers.get(m), claims.get(m)) else {
+            return;
+        };
+        {
             // SAFETY: share `m` runs on exactly one thread; see above.
             let (list, ends) = unsafe { (&mut *buf.0.0.get(), &mut *buf.0.1.get()) };
             for (j, end) in ends.iter_mut().enumerate().take(jobs) {
                 f(m, k, j, list);
                 *end = list.len();
             }
-            let mut lists = arrayvec::ArrayVec::<&[u32], MAX_COLLECTED>::new();
-            let mut start = 0;
-            for &end in &ends[..jobs] {
-                lists.push(&list[start..end]);
-                start = end;
+        }
+        // The section's epoch (read after the publication by every share).
+        let tag = published.load(Ordering::Relaxed) & u64::from(u32::MAX);
+        // SAFETY: share `m` has filled its lists and writes them no more.
+        let lists = unsafe { share_lists(&buf.0, jobs) };
+        own.open(tag, then.units(&lists));
+        then.begin(m);
+        while let Some(units) = own.claim(tag) {
+            then.run(m, m, &lists, units);
+        }
+        for owner in (1..k).map(|d| (m + d) % k) {
+            let (Some(Line(their)), Some(buf)) = (claims.get(owner), buffers.get(owner)) else {
+                continue;
+            };
+            let mut units = their.claim(tag);
+            if units.is_none() {
+                continue;
             }
-            then(m, k, &lists);
+            // SAFETY: the claim saw `owner`'s units open: its lists are complete.
+            let lists = unsafe { share_lists(&buf.0, jobs) };
+            while let Some(r) = units {
+                then.run(m, owner, &lists, r);
+                units = their.claim(tag);
+            }
         }
     };
     DRIVING.with(|d| {
@@ -1884,5 +2018,131 @@ mod tests {
                 assert_eq!(*list, expect, "team {size}, output {j}");
             }
         }
+    }
+
+    /// Records who did which follow-up unit: `(doer, owner, index)`, where `index` is the
+    /// unit's element of the owner's lists (outputs one after the other).
+    struct Recorder {
+        done: Mutex<Vec<(usize, usize, u32)>>,
+        begun: Vec<AtomicBool>,
+        /// The first claim of share 0's own units waits (up to 10 s) until another share
+        /// has done one of them.
+        hold_share_0: bool,
+        taken_from_0: AtomicBool,
+    }
+
+    impl Recorder {
+        fn new(size: usize, hold_share_0: bool) -> Self {
+            Recorder {
+                done: Mutex::new(Vec::new()),
+                begun: (0..size).map(|_| AtomicBool::new(false)).collect(),
+                hold_share_0,
+                taken_from_0: AtomicBool::new(false),
+            }
+        }
+    }
+
+    impl FollowUp for Recorder {
+        fn units(&self, lists: &[&[u32]]) -> usize {
+            lists.iter().map(|l| l.len()).sum()
+        }
+        fn begin(&self, m: usize) {
+            assert!(
+                !self.begun[m].swap(true, Ordering::Relaxed),
+                "share {m} began twice"
+            );
+        }
+        fn run(&self, m: usize, owner: usize, lists: &[&[u32]], units: std::ops::Range<usize>) {
+            assert!(
+                self.begun[m].load(Ordering::Relaxed),
+                "share {m} ran before begin"
+            );
+            if self.hold_share_0 && m == 0 && owner == 0 {
+                let start = std::time::Instant::now();
+                while !self.taken_from_0.load(Ordering::Acquire)
+                    && start.elapsed() < std::time::Duration::from_secs(10)
+                {
+                    std::thread::yield_now();
+                }
+            }
+            let all: Vec<u32> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+            let mut done = self.done.lock().unwrap();
+            done.extend(all[units].iter().map(|&i| (m, owner, i)));
+            if m != 0 && owner == 0 {
+                self.taken_from_0.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Every follow-up unit is done exactly once, after the share that does it began, and
+    /// the lists still come out in serial order.
+    #[test]
+    fn follow_up_units_are_each_done_once() {
+        let lens = [60_000usize, 500, 20_000];
+        let keep = |j: usize, i: usize| (i * (j + 5)) % 13 == 4;
+        for size in 1..=3 {
+            let mut lists: Vec<Vec<u32>> = lens.iter().map(|_| Vec::new()).collect();
+            let recorder = Recorder::new(size, false);
+            with_team(size, || {
+                let mut outs: Vec<&mut Vec<u32>> = lists.iter_mut().collect();
+                let f = |m: usize, k: usize, j: usize, list: &mut Vec<u32>| {
+                    let range = if lens[j] >= 4096 {
+                        share_range(lens[j], k, m)
+                    } else if m == 0 {
+                        0..lens[j]
+                    } else {
+                        return;
+                    };
+                    // Outputs apart by index: output j's elements are j · 10⁶ + i.
+                    let base = (j * 1_000_000) as u32;
+                    list.extend(range.filter(|&i| keep(j, i)).map(|i| base + i as u32));
+                };
+                for_each_share_collecting_then(&mut outs, f, &recorder);
+            });
+            let mut done: Vec<u32> = recorder
+                .done
+                .into_inner()
+                .unwrap()
+                .iter()
+                .map(|d| d.2)
+                .collect();
+            done.sort_unstable();
+            let mut expect: Vec<u32> = lists.iter().flatten().copied().collect();
+            expect.sort_unstable();
+            assert_eq!(done, expect, "team {size}");
+            for (j, list) in lists.iter().enumerate() {
+                let base = (j * 1_000_000) as u32;
+                let serial: Vec<u32> = (0..lens[j])
+                    .filter(|&i| keep(j, i))
+                    .map(|i| base + i as u32)
+                    .collect();
+                assert_eq!(*list, serial, "team {size}, output {j}");
+            }
+        }
+    }
+
+    /// A share that has done its own follow-up units takes over those another share has
+    /// not claimed yet (here share 0 holds on to its first claim until that happens).
+    #[test]
+    fn a_share_done_first_takes_over_units_of_another() {
+        let mut list = Vec::new();
+        let recorder = Recorder::new(2, true);
+        with_team(2, || {
+            let mut outs = [&mut list];
+            // Share 0 finds 100 elements, share 1 none.
+            let f = |m: usize, _: usize, _: usize, list: &mut Vec<u32>| {
+                if m == 0 {
+                    list.extend(0..100);
+                }
+            };
+            for_each_share_collecting_then(&mut outs, f, &recorder);
+        });
+        let done = recorder.done.into_inner().unwrap();
+        assert_eq!(done.len(), 100);
+        assert!(done.iter().all(|&(_, owner, _)| owner == 0));
+        // Share 0's first claim took half; share 1 took some of the rest.
+        let by_1 = done.iter().filter(|d| d.0 == 1).count();
+        assert!((1..=50).contains(&by_1), "share 1 did {by_1} units");
+        assert_eq!(list, (0..100).collect::<Vec<u32>>());
     }
 }

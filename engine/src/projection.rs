@@ -874,12 +874,21 @@ pub fn rows_pushable(conn: &Connectivity) -> bool {
 /// by post range ([`deliver_spikes`] on a part), every thread reads the rows of every
 /// spike.
 ///
+/// Only the first `count` spikes are delivered; the rest of `spikes` (those the caller
+/// delivers next) have their rows prefetched as the first ones go, so that delivering a
+/// list in several calls waits no longer than in one.
+///
 /// # Panics
 /// If the rows are not sorted sparse rows ([`rows_pushable`]), or a target of share
 /// `own` lies beyond `bounds`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the rows, the spikes, the term, the cut and the two destinations"
+)]
 pub fn push_rows(
     conn: &Connectivity,
     spikes: &[u32],
+    count: usize,
     add: f32,
     bounds: &[usize],
     own: usize,
@@ -895,16 +904,28 @@ pub fn push_rows(
         panic!("push_rows needs sorted sparse rows");
     };
     match targets.slice() {
-        TargetSlice::Wide(t) => {
-            push_rows_of(offsets, t, spikes, add, bounds, own, own_part, |d, run| {
-                outbox(d, TargetSlice::Wide(run))
-            })
-        }
-        TargetSlice::Narrow(t) => {
-            push_rows_of(offsets, t, spikes, add, bounds, own, own_part, |d, run| {
-                outbox(d, TargetSlice::Narrow(run))
-            })
-        }
+        TargetSlice::Wide(t) => push_rows_of(
+            offsets,
+            t,
+            spikes,
+            count,
+            add,
+            bounds,
+            own,
+            own_part,
+            |d, run| outbox(d, TargetSlice::Wide(run)),
+        ),
+        TargetSlice::Narrow(t) => push_rows_of(
+            offsets,
+            t,
+            spikes,
+            count,
+            add,
+            bounds,
+            own,
+            own_part,
+            |d, run| outbox(d, TargetSlice::Narrow(run)),
+        ),
     }
 }
 
@@ -918,6 +939,7 @@ fn push_rows_of<T: TargetIndex>(
     offsets: &[usize],
     targets: &[T],
     spikes: &[u32],
+    count: usize,
     add: f32,
     bounds: &[usize],
     own: usize,
@@ -935,7 +957,7 @@ fn push_rows_of<T: TargetIndex>(
         .iter()
         .take(PREFETCH_AHEAD)
         .for_each(|&i| prefetch_row(offsets, targets, &Param::Scalar(0.0), i));
-    for (n, &i) in spikes.iter().enumerate() {
+    for (n, &i) in spikes.iter().enumerate().take(count) {
         if let Some(&ahead) = spikes.get(n + far) {
             prefetch_read(offsets, ahead as usize + 1);
         }
@@ -1226,14 +1248,23 @@ mod tests {
                         .map(|k| spikes[k])
                         .collect();
                     let part = &mut current[bounds[own]..bounds[own + 1]];
-                    push_rows(&conn, &mine, add, bounds, own, part, |d, run| {
-                        assert_ne!(d, own);
-                        assert!(
-                            run.iter()
-                                .all(|j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
-                        );
-                        run.extend_into(&mut boxes[d]);
-                    });
+                    push_rows(
+                        &conn,
+                        &mine,
+                        mine.len(),
+                        add,
+                        bounds,
+                        own,
+                        part,
+                        |d, run| {
+                            assert_ne!(d, own);
+                            assert!(
+                                run.iter()
+                                    .all(|j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
+                            );
+                            run.extend_into(&mut boxes[d]);
+                        },
+                    );
                 }
                 for (writer, boxes) in outboxes.iter().enumerate() {
                     for (d, run) in boxes.iter().enumerate() {

@@ -62,7 +62,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::query::QueryFilter;
 use ember_engine::aggregate::add_incoming;
 use ember_engine::model::check;
-use ember_engine::parallel::{self, Split};
+use ember_engine::parallel::{self, FollowUp, Split};
 use ember_engine::prelude::*;
 use ember_engine::{
     Aggregation, CarriedDecay, Connectivity, DecayingCurrent, FusedAggregation,
@@ -1556,23 +1556,17 @@ impl<'a> LifBatch<'a> {
         }
         let (jobs, pulled, dt) = (&self.jobs[..], &self.pulled[..], self.dt);
         let pushes = &*pushes;
-        // Share `m` delivers the spikes it found through the pushed projections.
-        let push = |m: usize, lists: &[&[u32]]| {
-            for &(input, pre, slot) in &pushed {
-                let p = &pulled[input];
-                // SAFETY: share `m`'s range of the post population's current, whose pass
-                // it ran in this section; the outboxes it writes are its own.
-                unsafe {
-                    let own = p.out.range(pushes.own_range(slot, m));
-                    pushes.push(slot, parity, m, p.conn, lists[pre], own);
-                }
-            }
+        let delivery = PushDelivery {
+            pushed: &pushed,
+            pulled,
+            pushes,
+            parity,
         };
         if any_cut {
             parallel::for_each_share_collecting_then(
                 &mut self.spikes,
                 |m, _, j, spikes| jobs[j].run_share(dt, m, spikes, pulled, pushes),
-                |m, _, lists| push(m, lists),
+                &delivery,
             );
         } else {
             // Nothing to cut: no section, every population whole on this thread.
@@ -1582,12 +1576,68 @@ impl<'a> LifBatch<'a> {
             if !pushed.is_empty() {
                 let lists: arrayvec::ArrayVec<&[u32], BATCH_POPULATIONS> =
                     self.spikes.iter().map(|s| &s[..]).collect();
-                push(0, &lists);
+                delivery.begin(0);
+                delivery.run(0, 0, &lists, 0..delivery.units(&lists));
             }
         }
         self.jobs.clear();
         self.spikes.clear();
         self.pulled.clear();
+    }
+}
+
+/// The pushed deliveries of a [`LifBatch`]'s section (see `lif_push`), as work that
+/// follows the neuron pass: one unit per spike to deliver through one pushed projection,
+/// in the order of `pushed`, then of the spike list. Any share may deliver any unit (every
+/// synapse adds the same term): the spikes a share found are its own to start with, and a
+/// share that has finished early helps with another's.
+struct PushDelivery<'s, 'a> {
+    /// `(pulled input, pre job, push slot)` per pushed projection.
+    pushed: &'s [(usize, usize, usize)],
+    pulled: &'s [PulledInput<'a>],
+    pushes: &'s Pushes,
+    parity: usize,
+}
+
+impl FollowUp for PushDelivery<'_, '_> {
+    fn units(&self, lists: &[&[u32]]) -> usize {
+        self.pushed
+            .iter()
+            .map(|&(_, pre, _)| lists[pre].len())
+            .sum()
+    }
+
+    fn begin(&self, m: usize) {
+        for &(_, _, slot) in self.pushed {
+            // SAFETY: share `m` in the section of the push (or alone without one).
+            unsafe { self.pushes.begin(slot, self.parity, m) };
+        }
+    }
+
+    fn run(&self, m: usize, _owner: usize, lists: &[&[u32]], units: std::ops::Range<usize>) {
+        let mut first = 0;
+        for &(input, pre, slot) in self.pushed {
+            let spikes = lists[pre];
+            let (lo, hi) = (first, first + spikes.len());
+            first = hi;
+            let (a, b) = (units.start.max(lo), units.end.min(hi));
+            if a >= b {
+                continue;
+            }
+            let p = &self.pulled[input];
+            // SAFETY: share `m`'s range of the post population's current, whose pass it
+            // ran in this section (it runs all its parts before any follow-up work), used
+            // by this share alone; the outboxes it writes are its own, cleared by `begin`.
+            unsafe {
+                let own = p.out.range(self.pushes.own_range(slot, m));
+                // The spikes after this claim's go on being prefetched.
+                let spikes = (&spikes[a - lo..], b - a);
+                self.pushes.push(slot, self.parity, m, p.conn, spikes, own);
+            }
+            if units.end <= hi {
+                break;
+            }
+        }
     }
 }
 
