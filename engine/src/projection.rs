@@ -970,7 +970,7 @@ fn push_rows_of<T: TargetIndex>(
             let end = if d + 1 == shares {
                 row.len()
             } else {
-                start + row[start..].partition_point(|&j| j.index() < bounds[d + 1])
+                start + T::count_below(&row[start..], bounds[d + 1])
             };
             let part = &row[start..end];
             if !part.is_empty() {

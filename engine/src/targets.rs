@@ -18,6 +18,13 @@
 pub trait TargetIndex: Copy + Ord + Send + Sync + std::fmt::Debug + 'static {
     /// The index as a `usize`.
     fn index(self) -> usize;
+
+    /// How many of `run` are below `bound`: in a sorted run, where `bound` would go
+    /// (`run.partition_point(|j| j.index() < bound)`). Counted with a compare per index,
+    /// which the compiler vectorises, rather than found by bisection: a sparse row is a
+    /// few cache lines, and bisection's chain of dependent loads took longer than
+    /// comparing them all (the rows are read in full right after anyway).
+    fn count_below(run: &[Self], bound: usize) -> usize;
 }
 
 impl TargetIndex for u32 {
@@ -25,12 +32,28 @@ impl TargetIndex for u32 {
     fn index(self) -> usize {
         self as usize
     }
+
+    #[inline(always)]
+    fn count_below(run: &[Self], bound: usize) -> usize {
+        match u32::try_from(bound) {
+            Ok(b) => run.iter().filter(|&&j| j < b).count(),
+            Err(_) => run.len(),
+        }
+    }
 }
 
 impl TargetIndex for u16 {
     #[inline(always)]
     fn index(self) -> usize {
         usize::from(self)
+    }
+
+    #[inline(always)]
+    fn count_below(run: &[Self], bound: usize) -> usize {
+        match u16::try_from(bound) {
+            Ok(b) => run.iter().filter(|&&j| j < b).count(),
+            Err(_) => run.len(),
+        }
     }
 }
 
@@ -269,5 +292,55 @@ mod tests {
         }
         assert_ne!(narrow, Targets::wide(vec![0, 9, 400, 65_001]));
         assert_ne!(narrow, Targets::wide(vec![0, 9, 400]));
+    }
+
+    /// `count_below` finds where a bound goes in a sorted run, as bisection does, for
+    /// bounds below, inside, between repeated indices and beyond either index width.
+    #[test]
+    fn counting_below_a_bound_is_the_partition_point() {
+        let wide: Vec<u32> = vec![0, 3, 3, 3, 17, 40, 40, 65_535, 65_536, 70_000, 1 << 31];
+        let narrow: Vec<u16> = vec![0, 1, 1, 9, 300, 300, 301, 40_000, 65_534, 65_535];
+        let bounds = [
+            0,
+            1,
+            2,
+            3,
+            4,
+            40,
+            41,
+            300,
+            301,
+            65_535,
+            65_536,
+            65_537,
+            1 << 31,
+            usize::MAX,
+        ];
+        for &b in &bounds {
+            for start in 0..wide.len() {
+                let run = &wide[start..];
+                let expect = run.partition_point(|&j| (j as usize) < b);
+                assert_eq!(
+                    u32::count_below(run, b),
+                    expect,
+                    "wide from {start}, bound {b}"
+                );
+            }
+            for start in 0..narrow.len() {
+                let run = &narrow[start..];
+                let expect = run.partition_point(|&j| usize::from(j) < b);
+                assert_eq!(
+                    u16::count_below(run, b),
+                    expect,
+                    "narrow from {start}, bound {b}"
+                );
+            }
+        }
+        // Long runs (the vector loop and its remainder).
+        let long: Vec<u16> = (0..1000u16).map(|i| i / 3).collect();
+        for b in [0, 1, 100, 332, 333, 334, 5000] {
+            let expect = long.partition_point(|&j| usize::from(j) < b);
+            assert_eq!(u16::count_below(&long, b), expect, "long, bound {b}");
+        }
     }
 }
