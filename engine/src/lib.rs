@@ -66,7 +66,7 @@ pub use population::{
 };
 pub use projection::{
     Connectivity, DeliveryBatch, IncomingProjections, OutgoingProjections, Projection,
-    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, Weights, add_pushed,
+    ProjectionCurrent, ProjectionId, ProjectsFrom, ProjectsTo, PushedTargets, Weights, add_pushed,
     prepare_and_deliver_part, push_rows, rows_pushable,
 };
 pub use pull::{CarriedDecay, DecayingCurrent, Pulled, PullsDelivery, RunSpan};

@@ -990,9 +990,57 @@ fn push_rows_of<T: TargetIndex>(
 /// Adds `add` to `part[j − lo]` for each post neuron `j` of `targets` (handed over by
 /// [`push_rows`] on another share): `Iⱼ ← Iⱼ + add` once per entry, in entry order.
 #[inline]
-pub fn add_pushed(targets: &[u32], add: f32, lo: usize, part: &mut [f32]) {
+pub fn add_pushed<T: TargetIndex>(targets: &[T], add: f32, lo: usize, part: &mut [f32]) {
     for &j in targets {
-        part[j as usize - lo] += add;
+        part[j.index() - lo] += add;
+    }
+}
+
+/// Post indices handed from one share to another ([`push_rows`]'s outbox runs), kept in
+/// the width the rows store them in: `u16` for post populations of up to 65 536 neurons,
+/// else `u32`.
+///
+/// Why: the receiving share reads them on another core, where every cache line is a
+/// transfer between the cores' caches. At CUBA 64 000 on 2 threads receiving them took
+/// ≈ 0.5 µs a step per share; 2-byte indices halve the lines (CUBA 64 000 × 5 s on 2
+/// threads: 1.045× faster, 10 interleaved pairs, every one ≥ 1.02).
+#[derive(Clone, Debug, Default)]
+pub struct PushedTargets {
+    narrow: Vec<u16>,
+    wide: Vec<u32>,
+}
+
+impl PushedTargets {
+    /// Empties the buffer (keeping its memory).
+    pub fn clear(&mut self) {
+        self.narrow.clear();
+        self.wide.clear();
+    }
+
+    /// Appends a run of post indices.
+    pub fn push_run(&mut self, run: TargetSlice<'_>) {
+        match run {
+            TargetSlice::Narrow(t) => self.narrow.extend_from_slice(t),
+            TargetSlice::Wide(t) => self.wide.extend_from_slice(t),
+        }
+    }
+
+    /// How many indices it holds.
+    pub fn len(&self) -> usize {
+        self.narrow.len() + self.wide.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`add_pushed`] of every index it holds: `Iⱼ ← Iⱼ + add` once per entry (`part`
+    /// holds post neurons `lo..lo + part.len()`). Every entry adds the same float, so
+    /// the order of the entries does not change a current.
+    pub fn add_into(&self, add: f32, lo: usize, part: &mut [f32]) {
+        add_pushed(&self.narrow, add, lo, part);
+        add_pushed(&self.wide, add, lo, part);
     }
 }
 
@@ -1241,7 +1289,7 @@ mod tests {
                 // Spike k goes to share (deal / shares^(k mod 3)) mod shares.
                 let owner = |k: usize| (deal / shares.pow((k % 3) as u32)) % shares;
                 let mut current = base.clone();
-                let mut outboxes = vec![vec![Vec::new(); shares]; shares];
+                let mut outboxes = vec![vec![PushedTargets::default(); shares]; shares];
                 for (own, boxes) in outboxes.iter_mut().enumerate() {
                     let mine: Vec<u32> = (0..spikes.len())
                         .filter(|&k| owner(k) == own)
@@ -1262,7 +1310,7 @@ mod tests {
                                 run.iter()
                                     .all(|j| (bounds[d]..bounds[d + 1]).contains(&(j as usize)))
                             );
-                            run.extend_into(&mut boxes[d]);
+                            boxes[d].push_run(run);
                         },
                     );
                 }
@@ -1270,7 +1318,7 @@ mod tests {
                     for (d, run) in boxes.iter().enumerate() {
                         assert!(d != writer || run.is_empty());
                         let lo = bounds[d];
-                        add_pushed(run, add, lo, &mut current[lo..bounds[d + 1]]);
+                        run.add_into(add, lo, &mut current[lo..bounds[d + 1]]);
                     }
                 }
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();

@@ -50,7 +50,7 @@ use std::cell::UnsafeCell;
 
 use bevy_ecs::prelude::*;
 use ember_engine::parallel;
-use ember_engine::{Connectivity, add_pushed};
+use ember_engine::{Connectivity, PushedTargets};
 
 use crate::neurons::PARALLEL_MIN_NEURONS;
 
@@ -72,7 +72,7 @@ pub(crate) enum Arrival {
 /// One writer's run of targets for one receiving share (written by one share in one
 /// section, read by another in the next).
 #[derive(Default)]
-struct Outbox(UnsafeCell<Vec<u32>>);
+struct Outbox(UnsafeCell<PushedTargets>);
 
 // SAFETY: an outbox is written only by its writer share during a section and read only by
 // its receiving share during the next section (the other parity), or by the driver between
@@ -116,7 +116,7 @@ impl PushSlot {
     ///
     /// # Safety
     /// No share may be writing that outbox (see [`Outbox`]).
-    unsafe fn outbox(&self, parity: usize, writer: usize, receiver: usize) -> &[u32] {
+    unsafe fn outbox(&self, parity: usize, writer: usize, receiver: usize) -> &PushedTargets {
         // SAFETY: by the caller.
         unsafe { &*self.outboxes[self.index(parity, writer, receiver)].0.get() }
     }
@@ -192,7 +192,7 @@ impl Pushes {
             for receiver in 0..s.bounds.len() - 1 {
                 // SAFETY: no section is running (this is the pass's serial part).
                 let targets = unsafe { s.outbox(push.parity, writer, receiver) };
-                add_pushed(targets, push.add, 0, current);
+                targets.add_into(push.add, 0, current);
             }
         }
         Arrival::Done
@@ -297,7 +297,7 @@ impl Pushes {
             own_part,
             |d, run| {
                 // SAFETY: as above.
-                run.extend_into(unsafe { &mut *s.outboxes[s.index(parity, writer, d)].0.get() })
+                unsafe { &mut *s.outboxes[s.index(parity, writer, d)].0.get() }.push_run(run);
             },
         );
     }
@@ -325,7 +325,7 @@ impl Pushes {
             // SAFETY: written in the last section (the other parity is written in this
             // one), by the caller's contract.
             let targets = unsafe { s.outbox(push.parity, writer, receiver) };
-            add_pushed(targets, push.add, lo, part);
+            targets.add_into(push.add, lo, part);
         }
     }
 }
