@@ -2018,6 +2018,18 @@ mod tests {
         assert_eq!(calls.into_inner(), 1);
     }
 
+    /// Share `m` of `k`'s range of output `j` (of length `lens[j]`) in the collecting
+    /// tests: long arrays are cut, short ones are share 0's.
+    fn test_share(lens: &[usize], j: usize, k: usize, m: usize) -> std::ops::Range<usize> {
+        if lens[j] >= 4096 {
+            share_range(lens[j], k, m)
+        } else if m == 0 {
+            0..lens[j]
+        } else {
+            0..0
+        }
+    }
+
     /// Several outputs in one section: each list comes out in serial order, appended to
     /// what it held.
     #[test]
@@ -2029,14 +2041,7 @@ mod tests {
             with_team(size, || {
                 let mut outs: Vec<&mut Vec<u32>> = lists.iter_mut().collect();
                 for_each_share_collecting(&mut outs, |m, k, j, list| {
-                    // The long arrays are cut, the short ones are share 0's.
-                    let range = if lens[j] >= 4096 {
-                        share_range(lens[j], k, m)
-                    } else if m == 0 {
-                        0..lens[j]
-                    } else {
-                        return;
-                    };
+                    let range = test_share(&lens, j, k, m);
                     list.extend(range.filter(|&i| keep(j, i)).map(|i| i as u32));
                 });
             });
@@ -2114,13 +2119,7 @@ mod tests {
             with_team(size, || {
                 let mut outs: Vec<&mut Vec<u32>> = lists.iter_mut().collect();
                 let f = |m: usize, k: usize, j: usize, list: &mut Vec<u32>| {
-                    let range = if lens[j] >= 4096 {
-                        share_range(lens[j], k, m)
-                    } else if m == 0 {
-                        0..lens[j]
-                    } else {
-                        return;
-                    };
+                    let range = test_share(&lens, j, k, m);
                     // Outputs apart by index: output j's elements are j · 10⁶ + i.
                     let base = (j * 1_000_000) as u32;
                     list.extend(range.filter(|&i| keep(j, i)).map(|i| base + i as u32));

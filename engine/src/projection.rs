@@ -903,46 +903,26 @@ pub fn push_rows(
     else {
         panic!("push_rows needs sorted sparse rows");
     };
+    let (spikes, cut) = ((spikes, count), (bounds, own));
     match targets.slice() {
-        TargetSlice::Wide(t) => push_rows_of(
-            offsets,
-            t,
-            spikes,
-            count,
-            add,
-            bounds,
-            own,
-            own_part,
-            |d, run| outbox(d, TargetSlice::Wide(run)),
-        ),
-        TargetSlice::Narrow(t) => push_rows_of(
-            offsets,
-            t,
-            spikes,
-            count,
-            add,
-            bounds,
-            own,
-            own_part,
-            |d, run| outbox(d, TargetSlice::Narrow(run)),
-        ),
+        TargetSlice::Wide(t) => push_rows_of(offsets, t, spikes, add, cut, own_part, |d, run| {
+            outbox(d, TargetSlice::Wide(run))
+        }),
+        TargetSlice::Narrow(t) => push_rows_of(offsets, t, spikes, add, cut, own_part, |d, run| {
+            outbox(d, TargetSlice::Narrow(run))
+        }),
     }
 }
 
-/// [`push_rows`] for targets stored as `T`.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "push_rows's arguments, with the rows unpacked"
-)]
+/// [`push_rows`] for targets stored as `T` (`(spikes, count)` and `(bounds, own)` as
+/// there).
 #[inline(always)]
 fn push_rows_of<T: TargetIndex>(
     offsets: &[usize],
     targets: &[T],
-    spikes: &[u32],
-    count: usize,
+    (spikes, count): (&[u32], usize),
     add: f32,
-    bounds: &[usize],
-    own: usize,
+    (bounds, own): (&[usize], usize),
     own_part: &mut [f32],
     mut outbox: impl FnMut(usize, &[T]),
 ) {
