@@ -1284,8 +1284,15 @@ pub fn for_each_share_collecting_then(
         let tag = published.load(Ordering::Relaxed) & u64::from(u32::MAX);
         // SAFETY: share `m` has filled its lists and writes them no more.
         let lists = unsafe { share_lists(&buf.0, jobs) };
-        own.open(tag, then.units(&lists));
+        let units = then.units(&lists);
+        // Claims count units in 32 bits: more than that (4·10⁹ spikes in a step) stay
+        // with their share.
+        let shared = units <= u32::MAX as usize;
+        own.open(tag, if shared { units } else { 0 });
         then.begin(m);
+        if !shared {
+            then.run(m, m, &lists, 0..units);
+        }
         while let Some(units) = own.claim(tag) {
             then.run(m, m, &lists, units);
         }
